@@ -1,0 +1,29 @@
+"""The flask-smorest ``Api``, adjusted for an app that serves HTML pages too.
+
+flask-smorest registers one app-wide ``HTTPException`` handler that answers JSON everywhere
+and drops the exception's own headers (a 405 loses ``Allow``). Here JSON errors stay under
+``/api/`` and keep their headers; every other path gets the HTML error page.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+class RegistryApi(Api):
+    def handle_http_exception(self, error: HTTPException):
+        if not is_api_request():
+            from registry.errors import render_html_error
+
+            return render_html_error(error)
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description)
+        merged = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        merged.update(headers or {})
+        return payload, code, merged

@@ -1,0 +1,85 @@
+"""The application factory: a short list of named steps."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from registry import config as config_module
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` (tests pass one) overrides the environment."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_relative_config=True,
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        config_module.from_environment(app.instance_path, secret_given="SECRET_KEY" in (config or {}))
+    )
+    if config:
+        app.config.update(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    register_template_helpers(app)
+    configure_logging(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from registry.db import configure_engine
+    from registry.extensions import api, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from registry.accounts.views import bp as accounts_bp
+    from registry.extensions import api, csrf
+    from registry.rules.api import bp as rules_api
+    from registry.rules.views import bp as rules_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(rules_bp)
+    # The JSON API is read-only for now; its write routes will authenticate with tokens.
+    csrf.exempt(rules_api)
+    api.register_blueprint(rules_api, url_prefix="/api/v1")
+
+
+def register_commands(app: Flask) -> None:
+    from registry.accounts.cli import demo_cli, users_cli
+    from registry.rules.cli import rules_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(rules_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from registry.rules import presenters
+
+    app.jinja_env.filters["plain_requirements"] = presenters.plain_requirements
+    app.jinja_env.filters["tristate"] = presenters.tristate
+    app.jinja_env.filters["hours"] = presenters.hours
+    app.jinja_env.globals["STATUS_LABELS"] = presenters.STATUS_LABELS
+    app.jinja_env.globals["split_urls"] = presenters.split_urls
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
