@@ -88,10 +88,19 @@ def app(database_url, _schema):
         db.engine.dispose()
 
 
+def dispose(app) -> None:
+    """Close an app's pooled connections (psycopg warns about any left open)."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture
 def csrf_app(database_url, _schema, app):
     """The same database, with CSRF protection switched on as in production."""
-    return create_app(app_config(database_url, WTF_CSRF_ENABLED=True))
+    csrf_app = create_app(app_config(database_url, WTF_CSRF_ENABLED=True))
+    yield csrf_app
+    dispose(csrf_app)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import sys
 
 import click
 from flask.cli import AppGroup
@@ -16,7 +17,7 @@ rules_cli = AppGroup("rules", help="Import and export the state rules CSV.")
 def _progress(label: str):
     def wrap(iterable):
         items = list(iterable)
-        with click.progressbar(items, label=label, file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(items, label=label, file=sys.stderr) as bar:
             yield from bar
 
     return wrap

@@ -10,6 +10,7 @@ from wtforms import (
     DecimalField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -20,7 +21,7 @@ from registry.rules.csvio import partial_date_problem, url_problem
 from registry.rules.models import AuthorityType, Confidence, Status
 from registry.rules.presenters import STATUS_LABELS
 
-TRISTATE_CHOICES = [("unknown", "Unknown"), ("yes", "Yes"), ("no", "No")]
+TRISTATE_CHOICES = [SelectChoice("unknown", "Unknown"), SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 
 
 def _check(problem):
@@ -50,7 +51,7 @@ def _tristate(label: str) -> SelectField:
 
 
 class RuleVersionForm(FlaskForm):
-    status = SelectField("Status", choices=[(s.value, STATUS_LABELS[s.value]) for s in Status], validators=[InputRequired()])
+    status = SelectField("Status", choices=[SelectChoice(s.value, STATUS_LABELS[s.value]) for s in Status], validators=[InputRequired()])
     status_detail = StringField("Legal basis, in brief", validators=[Length(max=2000)], description="e.g. statute HB 25, rule effective 2015-07-01")
     effective_from = DateField("Takes effect on", validators=[Optional()], description="The first day the new version applies. The current version ends the day before. Use the current start date to correct the current version instead.")
     min_training_hours = _hours("Minimum training hours", "Leave empty if the sources give no figure.")
@@ -63,12 +64,12 @@ class RuleVersionForm(FlaskForm):
     written_consent_required = _tristate("Written consent required")
     referral_required = _tristate("Referral required")
     delegation_allowed = _tristate("Delegation to assistants allowed")
-    authority_type = SelectField("Authority type", choices=[(a.value, a.value.replace("_", " ")) for a in AuthorityType], validators=[InputRequired()])
+    authority_type = SelectField("Authority type", choices=[SelectChoice(a.value, a.value.replace("_", " ")) for a in AuthorityType], validators=[InputRequired()])
     citation = TextAreaField("Citation", validators=[Length(max=4000)])
     source_url = TextAreaField("Source URL(s)", validators=[Length(max=4000), _check(url_problem)], description="Separate several with ' ; '.")
     source_date = StringField("Source date", validators=[Length(max=10), _check(partial_date_problem)], description="YYYY, YYYY-MM or YYYY-MM-DD; empty if undated.")
     last_verified_on = DateField("Last verified on", validators=[Optional()])
-    confidence = SelectField("Confidence", choices=[(c.value, c.value) for c in Confidence], validators=[InputRequired()])
+    confidence = SelectField("Confidence", choices=[SelectChoice(c.value, c.value) for c in Confidence], validators=[InputRequired()])
     notes = TextAreaField("Notes", validators=[Length(max=8000)])
     reason = TextAreaField("Reason for this change", validators=[DataRequired(message="Say why the rule changes."), Length(max=4000)], description="Recorded with the new version and shown in its history.")
     current_id = HiddenField(validators=[DataRequired()])

@@ -1,0 +1,50 @@
+# Needle Registry: `make run` to try it, `make test` to check it. `make help` lists the rest.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export FLASK_APP := registry:create_app
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help run serve setup-db test test-pg test-browser chromium bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup-db: $(VENV)/.installed ## migrate the database, load the rules, create demo accounts
+	$(BIN)/flask db upgrade
+	$(BIN)/flask rules import data/state_rules.csv
+	$(BIN)/flask demo accounts
+
+run: setup-db ## install, migrate, load rules and serve on http://127.0.0.1:5000 (SQLite)
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+chromium: ## make sure Debian's chromium is there for the browser tests
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: $(VENV)/.installed-test chromium ## every test (unit, integration, browser) on SQLite
+	$(BIN)/pytest
+
+test-pg: $(VENV)/.installed-test ## the suite without the browser tests on PostgreSQL (PG_URL)
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser"
+
+test-browser: $(VENV)/.installed-test chromium ## only the browser tests (DATABASE_URL decides the database)
+	$(BIN)/pytest -m browser
+
+clean: ## remove the virtualenv and caches (keeps instance/, the local database)
+	rm -rf $(VENV) .pytest_cache
