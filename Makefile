@@ -6,7 +6,7 @@ export FLASK_APP := registry:create_app
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run serve setup-db test test-pg test-browser chromium bench clean
+.PHONY: help run setup-db test test-pg test-browser chromium lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test-pg: $(VENV)/.installed-test ## the suite without the browser tests on Postg
 
 test-browser: $(VENV)/.installed-test chromium ## only the browser tests (DATABASE_URL decides the database)
 	$(BIN)/pytest -m browser
+
+lint: $(VENV)/.installed-test ## ruff: pyflakes, import order, bugbear
+	$(BIN)/ruff check registry tests migrations
 
 clean: ## remove the virtualenv and caches (keeps instance/, the local database)
 	rm -rf $(VENV) .pytest_cache

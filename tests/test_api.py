@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from registry.extensions import db
 from tests.conftest import import_text, row, to_csv
 
 

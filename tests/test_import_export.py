@@ -164,3 +164,17 @@ def test_bom_and_crlf_are_accepted(ctx):
     content = "\ufeff" + to_csv([row()]).replace("\n", "\r\n")
     plan = services.read_rules_csv(io.StringIO(content.encode("utf-8").decode("utf-8-sig"), newline=""))
     assert plan.ok, [str(e) for e in plan.errors]
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("", [(1, "header")]),
+        (to_csv([row()]).replace("WAC", "W\0AC"), [(2, "citation")]),
+        (to_csv([row()]).splitlines()[0] + "\n", []),
+    ],
+)
+def test_degenerate_files_are_handled(ctx, content, expected):
+    plan = import_text(content)
+    assert errors_of(plan) == expected
+    assert count_versions() == 0

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from registry.extensions import db
 from registry.rules import services
 from tests.conftest import import_text, row, to_csv
 
@@ -109,6 +108,14 @@ def test_manager_records_a_new_version(app, client, wa, login):
         ({"source_url": "javascript:alert(1)"}, "source_url", "is not an http(s) URL"),
         ({"status": "allowed"}, "status", "Not a valid choice"),
         ({"effective_from": "2020-01-01"}, "effective_from", "must take effect on or after 2024-06-22"),
+        ({"effective_from": "2026-02-31"}, "effective_from", "Not a valid date value."),
+        ({"min_training_hours": "Infinity"}, "min_training_hours", "Enter a number."),
+        ({"min_training_hours": "NaN"}, "min_training_hours", "Enter a number."),
+        ({"supervised_sessions": "1e5"}, "supervised_sessions", "Not a valid integer value."),
+        ({"board_registration_required": "perhaps"}, "board_registration_required", "Not a valid choice"),
+        ({"current_id": "abc"}, "current_id", "lost track of which version"),
+        ({"current_version": ""}, "current_version", "lost track of which version"),
+        ({"notes": "bad\x00byte"}, "notes", "NUL character"),
     ],
 )
 def test_bad_edit_is_refused_with_field_message_and_nothing_saved(app, client, wa, login, changes, field, message):
@@ -141,6 +148,10 @@ def test_stale_edit_is_refused_not_overwritten(app, client, wa, login):
 
 def test_login_failure_and_logout(client, make_user):
     make_user("clinician")
+    nul = client.post("/login", data={"email": "a\x00@example.org", "password": "whatever it is"})
+    assert nul.status_code == 400
+    nobody = client.post("/login", data={"email": "nobody@example.org", "password": "whatever it is"})
+    assert nobody.status_code == 401 and "not correct" in text_of(nobody)
     bad = client.post("/login", data={"email": "clinician@example.org", "password": "wrong password!"})
     assert bad.status_code == 401 and "not correct" in text_of(bad)
     good = client.post("/login?next=//evil.example/x", data={"email": "clinician@example.org", "password": "correct horse battery staple"})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from registry.forms_base import RegistryForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(RegistryForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])

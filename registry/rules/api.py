@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from flask.views import MethodView
-from marshmallow import RAISE
 from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
 
 from registry.rules import services
 from registry.rules.schemas import JurisdictionSchema, RulesQueryArgs, RuleVersionSchema

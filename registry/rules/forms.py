@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DecimalField,
-    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
+from wtforms.widgets import HiddenInput
 
+from registry.forms_base import RegistryForm
 from registry.rules.csvio import partial_date_problem, url_problem
 from registry.rules.models import AuthorityType, Confidence, Status
 from registry.rules.presenters import STATUS_LABELS
@@ -33,13 +41,18 @@ def _check(problem):
     return validator
 
 
+def _finite(form, field):
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation("Enter a number.")
+
+
 def _one_decimal(form, field):
     if field.data is not None and field.data != field.data.quantize(Decimal("0.1")):
         raise ValidationError("Use at most one decimal place.")
 
 
 def _hours(label: str, description: str) -> DecimalField:
-    return DecimalField(label, places=1, validators=[Optional(), NumberRange(min=0, max=99999), _one_decimal], description=description)
+    return DecimalField(label, places=1, validators=[Optional(), _finite, NumberRange(min=0, max=99999), _one_decimal], description=description)
 
 
 def _count(label: str, description: str, minimum: int = 0) -> IntegerField:
@@ -50,7 +63,7 @@ def _tristate(label: str) -> SelectField:
     return SelectField(label, choices=TRISTATE_CHOICES, validators=[InputRequired()])
 
 
-class RuleVersionForm(FlaskForm):
+class RuleVersionForm(RegistryForm):
     status = SelectField("Status", choices=[SelectChoice(s.value, STATUS_LABELS[s.value]) for s in Status], validators=[InputRequired()])
     status_detail = StringField("Legal basis, in brief", validators=[Length(max=2000)], description="e.g. statute HB 25, rule effective 2015-07-01")
     effective_from = DateField("Takes effect on", validators=[Optional()], description="The first day the new version applies. The current version ends the day before. Use the current start date to correct the current version instead.")
@@ -72,8 +85,9 @@ class RuleVersionForm(FlaskForm):
     confidence = SelectField("Confidence", choices=[SelectChoice(c.value, c.value) for c in Confidence], validators=[InputRequired()])
     notes = TextAreaField("Notes", validators=[Length(max=8000)])
     reason = TextAreaField("Reason for this change", validators=[DataRequired(message="Say why the rule changes."), Length(max=4000)], description="Recorded with the new version and shown in its history.")
-    current_id = HiddenField(validators=[DataRequired()])
-    current_version = HiddenField(validators=[DataRequired()])
+    #: the version the editor started from: a save is refused if it is no longer current
+    current_id = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    current_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
     TRISTATE_FIELDS = ("board_registration_required", "written_consent_required", "referral_required", "delegation_allowed")
 
@@ -83,8 +97,8 @@ class RuleVersionForm(FlaskForm):
             getattr(self, name).data = getattr(rule, name)
         for name in self.TRISTATE_FIELDS:
             getattr(self, name).data = {True: "yes", False: "no", None: "unknown"}[getattr(rule, name)]
-        self.current_id.data = str(rule.id)
-        self.current_version.data = str(rule.version_id)
+        self.current_id.data = rule.id
+        self.current_version.data = rule.version_id
 
     def values(self) -> dict:
         """The typed content of the new version, keyed like the CSV columns."""

@@ -10,6 +10,7 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 from datetime import date
 from typing import IO, Any, Callable, Iterable
 
@@ -295,6 +296,10 @@ def read_rules_csv(
         if any(v is None for v in raw.values()):
             plan.errors.append(RowError(line, "row", f"has fewer cells than the header's {len(header)}"))
             continue
+        nul = [k for k, v in raw.items() if "\x00" in v]
+        if nul:
+            plan.errors.extend(RowError(line, k, "contains a NUL character") for k in nul)
+            continue
         cells = {k: csvio.unescape_cell(v) for k, v in raw.items()}
         try:
             values = csvio.ROW_SCHEMA.load(cells)
@@ -338,7 +343,7 @@ def _check_timelines(plan: ImportPlan) -> None:
     for (j, p), rows in by_pair.items():
         rows.sort(key=lambda r: (r.values["effective_from"] or date.min, r.line))
         label = f"{j}/{p}"
-        for prev, nxt in zip(rows, rows[1:]):
+        for prev, nxt in pairwise(rows):
             if nxt.values["effective_from"] is None or prev.values["effective_from"] == nxt.values["effective_from"]:
                 plan.errors.append(RowError(nxt.line, "effective_from", f"{label} has two versions starting {_d(nxt.values['effective_from'])} (see line {prev.line}); only the earliest version may leave it empty"))
             elif prev.values["effective_to"] != nxt.values["effective_from"]:

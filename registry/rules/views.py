@@ -110,8 +110,8 @@ def edit_rule(code: str, profession: str):
                 form.values(),
                 reason=form.reason.data,
                 actor=current_actor(),
-                expected_id=int(form.current_id.data),
-                expected_version=int(form.current_version.data),
+                expected_id=form.current_id.data,
+                expected_version=form.current_version.data,
             )
             db.session.commit()
         except services.StaleRuleError as exc:
@@ -130,6 +130,8 @@ def edit_rule(code: str, profession: str):
             return render_template("rules/edit.html", form=form, jurisdiction=found, profession=prof, current=current), 422
         flash(f"Saved a new version of the {found.name} {prof.code} rule (from {new.effective_from or 'an unknown date'}).", "success")
         return redirect(url_for("rules.jurisdiction", code=found.code) + f"#{prof.code}-history")
+    if form.current_id.errors or form.current_version.errors:
+        form.form_errors.append("The form lost track of which version you started from. Reload the page and edit again.")
     return render_template("rules/edit.html", form=form, jurisdiction=found, profession=prof, current=current), 422
 
 
