@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-27 10:34:47.407308
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c4ebd3f7932b'

@@ -10,8 +10,8 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import pairwise
 from datetime import date
+from itertools import pairwise
 from typing import IO, Any, Callable, Iterable
 
 from marshmallow import ValidationError
