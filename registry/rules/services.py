@@ -415,6 +415,7 @@ def apply_import(
         audit(actor_id=actor.id, actor=actor.label, action="rule.import.withdraw", entity_type="rule", entity_key=f"{old.jurisdiction_code}/{old.profession_code}", before=csvio.record_of(old), after=None, reason=reason)
     db.session.flush()
     todo = [(row, None) for row in plan.added] + [(row, replaced[row.line]) for row, _, _ in plan.changed]
+    created: list[tuple[RuleVersion, RuleVersion | None]] = []
     for row, old in progress(todo):
         new = RuleVersion(
             jurisdiction_code=row.values["jurisdiction"],
@@ -424,10 +425,12 @@ def apply_import(
             **{c: row.values[c] for c in csvio.CONTENT_COLUMNS},
         )
         db.session.add(new)
-        db.session.flush()
+        created.append((new, old))
+        audit(actor_id=actor.id, actor=actor.label, action="rule.import.change" if old else "rule.import.add", entity_type="rule", entity_key=f"{new.jurisdiction_code}/{new.profession_code}", before=csvio.record_of(old) if old else None, after=csvio.record_of(new), reason=reason)
+    db.session.flush()  # one round of INSERTs; the new ids are known from here on
+    for new, old in created:
         if old is not None:
             old.superseded_by_id = new.id
-        audit(actor_id=actor.id, actor=actor.label, action="rule.import.change" if old else "rule.import.add", entity_type="rule", entity_key=f"{new.jurisdiction_code}/{new.profession_code}", before=csvio.record_of(old) if old else None, after=csvio.record_of(new), reason=reason)
     db.session.flush()
 
 

@@ -1,0 +1,143 @@
+"""Benchmark of the rules register: CSV import, as-of look-ups, pages and API.
+
+Usage: python bench/rules_bench.py [--database-url URL] [--requests N]
+
+Builds a throw-away database (a temporary SQLite file by default; with a PostgreSQL URL the
+tables in that database are dropped and rebuilt), so never point it at real data.
+Prints one table; nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import flask_migrate  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from registry import create_app  # noqa: E402
+from registry.extensions import db  # noqa: E402
+from registry.rules import services  # noqa: E402
+from registry.rules.csvio import COLUMNS  # noqa: E402
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def synthetic_csv(versions_per_pair: int) -> str:
+    """Every real pair's current row, preceded by N-1 invented earlier versions (dates only)."""
+    with (ROOT / "data" / "state_rules.csv").open(encoding="utf-8") as fh:
+        current = [r for r in csv.DictReader(fh) if not r["effective_to"]]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    start = date(1990, 1, 1)
+    for r in current:
+        days = [start + timedelta(days=30 * i) for i in range(versions_per_pair)]
+        for i in range(versions_per_pair - 1):
+            writer.writerow(dict(r, effective_from=days[i].isoformat(), effective_to=days[i + 1].isoformat()))
+        writer.writerow(dict(r, effective_from=days[-1].isoformat(), effective_to=""))
+    return buffer.getvalue()
+
+
+def import_once(content: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    plan = services.read_rules_csv(io.StringIO(content))
+    services.plan_import(plan)
+    assert plan.ok, plan.errors[:3]
+    services.apply_import(plan, actor=services.Actor(None, "bench"), source="bench")
+    db.session.commit()
+    return time.perf_counter() - start, len(plan.rows)
+
+
+def reset_schema(app) -> None:
+    with app.app_context():
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+            else:
+                for table in ("audit_event", "rule_version", "user_account", "jurisdiction", "profession", "alembic_version"):
+                    conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        flask_migrate.upgrade()
+        services.seed_reference_data()
+        db.session.commit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    url = args.database_url or f"sqlite:///{tmp.name}/bench.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False})
+    reset_schema(app)
+    rows: list[tuple[str, str]] = []
+    real = (ROOT / "data" / "state_rules.csv").read_text(encoding="utf-8")
+    with app.app_context():
+        seconds, n = import_once(real)
+        rows.append(("import data/state_rules.csv (first time)", f"{n} rows in {seconds * 1000:.0f} ms = {n / seconds:,.0f} rows/s"))
+        seconds, n = import_once(real)
+        rows.append(("re-import, nothing changes", f"{n} rows in {seconds * 1000:.0f} ms = {n / seconds:,.0f} rows/s"))
+        samples = timed(lambda: services.rules_in_force(date.today()), 200)
+        rows.append(("rules_in_force(today), all 104 pairs", f"p50 {percentile(samples, .5):.2f} ms, p99 {percentile(samples, .99):.2f} ms"))
+        samples = timed(lambda: services.rule_in_force("WA", "PT", date(2024, 1, 1)), 500)
+        rows.append(("rule_in_force(WA, PT, 2024-01-01)", f"p50 {percentile(samples, .5):.2f} ms, p99 {percentile(samples, .99):.2f} ms"))
+        samples = timed(services.export_text, 20)
+        rows.append(("export all live versions", f"p50 {percentile(samples, .5):.1f} ms"))
+    reset_schema(app)
+    big = synthetic_csv(100)
+    with app.app_context():
+        seconds, n = import_once(big)
+        rows.append(("import synthetic 100 versions x 104 pairs", f"{n:,} rows in {seconds:.2f} s = {n / seconds:,.0f} rows/s"))
+        seconds, n = import_once(big)
+        rows.append(("re-import of the same, nothing changes", f"{n:,} rows in {seconds:.2f} s = {n / seconds:,.0f} rows/s"))
+    reset_schema(app)
+    with app.app_context():
+        import_once(real)
+    client = app.test_client()
+    for label, path in [
+        ("GET /api/v1/jurisdictions (baseline)", "/api/v1/jurisdictions"),
+        ("GET /api/v1/rules?profession=PT", "/api/v1/rules?profession=PT"),
+        ("GET /api/v1/rules/WA/PT/history", "/api/v1/rules/WA/PT/history"),
+        ("GET / (map + table)", "/"),
+        ("GET /jurisdictions/WA", "/jurisdictions/WA"),
+    ]:
+        assert client.get(path).status_code == 200
+        samples = timed(lambda p=path: client.get(p), args.requests)
+        rows.append((label + " [in-process test client]", f"p50 {percentile(samples, .5):.2f} ms, p99 {percentile(samples, .99):.2f} ms, {1000 / statistics.mean(samples):,.0f} req/s"))
+    with app.app_context():
+        backend = db.engine.dialect.name
+        db.engine.dispose()
+    width = max(len(r[0]) for r in rows)
+    print(f"\nNeedle Registry rules benchmark: {backend}, Python {sys.version.split()[0]}, {date.today()}")
+    print("-" * (width + 50))
+    for name, figure in rows:
+        print(f"{name:<{width}}  {figure}")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
