@@ -51,7 +51,7 @@ bench: $(VENV)/.installed ## benchmark the rules register on SQLite, then Postgr
 	$(BIN)/python bench/rules_bench.py --database-url $(PG_URL)
 
 lint: $(VENV)/.installed-test ## ruff: pyflakes, import order, bugbear
-	$(BIN)/ruff check registry tests migrations
+	$(BIN)/ruff check registry tests migrations bench
 
 clean: ## remove the virtualenv and caches (keeps instance/, the local database)
 	rm -rf $(VENV) .pytest_cache

@@ -22,13 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import flask_migrate  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-
 from registry import create_app  # noqa: E402
 from registry.extensions import db  # noqa: E402
 from registry.rules import services  # noqa: E402
 from registry.rules.csvio import COLUMNS  # noqa: E402
+from registry.scratch import rebuild_schema  # noqa: E402
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -72,15 +70,8 @@ def import_once(content: str) -> tuple[float, int]:
 
 
 def reset_schema(app) -> None:
+    rebuild_schema(app)
     with app.app_context():
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            else:
-                for table in ("audit_event", "rule_version", "user_account", "jurisdiction", "profession", "alembic_version"):
-                    conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-        flask_migrate.upgrade()
         services.seed_reference_data()
         db.session.commit()
 

@@ -20,6 +20,7 @@ from registry.accounts.services import create_user
 from registry.extensions import db
 from registry.rules import services as rule_services
 from registry.rules.csvio import COLUMNS
+from registry.scratch import rebuild_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_CSV = ROOT / "data" / "state_rules.csv"
@@ -54,19 +55,7 @@ def app_config(database_url: str, **extra) -> dict:
 @pytest.fixture(scope="session")
 def _schema(database_url):
     """Build the schema from the migrations, once, on an emptied database."""
-    import flask_migrate
-
-    app = create_app(app_config(database_url))
-    with app.app_context():
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            else:
-                for table in (*TABLES, "alembic_version"):
-                    conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-        flask_migrate.upgrade()
-        db.engine.dispose()
+    rebuild_schema(create_app(app_config(database_url)))
     yield
 
 
