@@ -47,8 +47,7 @@ def test_home_bad_parameters_are_4xx_html(client, query, status):
 
 def test_jurisdiction_page_has_citation_link_requirements_and_history(client, wa):
     page = text_of(client.get("/jurisdictions/WA"))
-    assert "WAC 246-915-390" in page
-    assert '<a href="https://example.org/rule"' in page
+    assert '<a class="citation" href="https://example.org/rule" rel="noopener noreferrer" target="_blank">WAC 246-915-390</a>' in page
     assert "At least 50 hours of dry-needling training." in page
     assert "King County Superior Court" in page  # the earlier version is in the history
     assert "2014-10-10 → 2024-06-22" in page
