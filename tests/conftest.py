@@ -25,7 +25,6 @@ from registry.scratch import rebuild_schema
 ROOT = Path(__file__).resolve().parent.parent
 RULES_CSV = ROOT / "data" / "state_rules.csv"
 PASSWORD = "correct horse battery staple"
-TABLES = ("audit_event", "rule_version", "user_account", "jurisdiction", "profession")
 
 
 def _normalise(url: str) -> str:
@@ -68,11 +67,12 @@ def app(database_url, _schema):
     yield app
     with app.app_context():
         db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             else:
-                for table in TABLES:
+                for table in tables:
                     conn.execute(text(f"DELETE FROM {table}"))
         db.engine.dispose()
 
@@ -138,6 +138,25 @@ def import_text(content: str, source: str = "test.csv"):
         rule_services.apply_import(plan, actor=rule_services.Actor(None, "test"), source=source)
         db.session.commit()
     return plan
+
+
+@pytest.fixture
+def make_provider(app):
+    """Create a provider (and optional credentials) through the services; returns its id."""
+    from registry.providers import services as provider_services
+    from registry.rules.services import Actor
+
+    def make(npi: str = "1234567893", name: str = "Dana Example", profession: str = "PT", **credentials):
+        with app.app_context():
+            actor = Actor(None, "test")
+            provider = provider_services.create_provider({"name": name, "npi": npi, "profession_code": profession, "email": "dana@example.org"}, actor=actor)
+            for kind, items in credentials.items():
+                for values in items:
+                    provider_services.add_credential(kind, provider, values, actor=actor)
+            db.session.commit()
+            return provider.id
+
+    return make
 
 
 @pytest.fixture

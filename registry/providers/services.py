@@ -1,0 +1,317 @@
+"""Provider and credential services. Plain functions over the session; none commits.
+
+Every entry point (HTML forms, the JSON API, the CSV importer) goes through these functions,
+so the domain rules (valid NPI, known jurisdiction, dates in order, no duplicate credential)
+hold whichever way data arrives. Each change writes an audit event with before and after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from registry.accounts.models import User
+from registry.audit.models import AuditEvent
+from registry.audit.services import record as audit
+from registry.extensions import db
+from registry.providers.models import (
+    CREDENTIAL_MODELS,
+    CREDENTIAL_STATUSES,
+    BoardRegistration,
+    License,
+    Provider,
+    TrainingRecord,
+)
+from registry.providers.npi import npi_problem
+from registry.rules.models import Jurisdiction, Profession
+from registry.rules.services import Actor
+
+PROVIDER_FIELDS = ("name", "npi", "profession_code", "email", "is_active", "user_id")
+CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "license": ("jurisdiction_code", "profession_code", "number", "issued_on", "expires_on", "status", "is_compact_privilege"),
+    "training": ("course_title", "sponsor", "approving_body", "completed_on", "total_hours", "practical_hours", "supervised_sessions", "expires_on"),
+    "registration": ("jurisdiction_code", "number", "issued_on", "expires_on", "status"),
+}
+KIND_LABELS = {"license": "license", "training": "training record", "registration": "board registration"}
+AUDIT_TYPES = ("provider", *CREDENTIAL_MODELS)
+
+
+class ProviderError(Exception):
+    """Input the domain refuses; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class StaleEditError(ProviderError):
+    """The record changed after the editor loaded it."""
+
+
+class NotFound(ProviderError):
+    pass
+
+
+# --- snapshots for the audit trail ---------------------------------------------------------
+def _plain(value: Any) -> Any:
+    if isinstance(value, (date, Decimal)):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    return value
+
+
+def snapshot(obj) -> dict[str, Any]:
+    if isinstance(obj, Provider):
+        fields = PROVIDER_FIELDS
+    else:
+        fields = ("id", *CREDENTIAL_FIELDS[obj.KIND], "ended_on", "end_reason")
+    return {f: _plain(getattr(obj, f)) for f in fields}
+
+
+def _record(actor: Actor, action: str, obj, provider_id: int, before=None, after=None, reason: str = "") -> None:
+    entity_type = "provider" if isinstance(obj, Provider) else obj.KIND
+    audit(actor_id=actor.id, actor=actor.label, action=f"{entity_type}.{action}", entity_type=entity_type, entity_key=str(provider_id), before=before, after=after, reason=reason)
+
+
+def _check_version(obj, expected_version: int | None, what: str) -> None:
+    if expected_version is not None and obj.version_id != expected_version:
+        raise StaleEditError(f"This {what} was changed by someone else after you opened it (it is now at version {obj.version_id}, you edited version {expected_version}). Your change was not saved; reload and edit again.")
+
+
+# --- providers -----------------------------------------------------------------------------
+def get_provider(provider_id: int) -> Provider | None:
+    return db.session.get(Provider, provider_id)
+
+
+def get_by_npi(npi: str) -> Provider | None:
+    return db.session.scalars(select(Provider).where(Provider.npi == npi)).first()
+
+
+def provider_for_user(user_id: int) -> Provider | None:
+    return db.session.scalars(select(Provider).where(Provider.user_id == user_id)).first()
+
+
+def _clean_provider(values: dict[str, Any], *, current: Provider | None) -> dict[str, Any]:
+    clean = {k: values[k] for k in PROVIDER_FIELDS if k in values}
+    if "name" in clean:
+        clean["name"] = (clean["name"] or "").strip()
+        if not clean["name"]:
+            raise ProviderError("Give the provider's name.", field="name")
+    if "npi" in clean:
+        clean["npi"] = (clean["npi"] or "").strip()
+        problem = npi_problem(clean["npi"])
+        if problem:
+            raise ProviderError(problem, field="npi")
+        other = get_by_npi(clean["npi"])
+        if other is not None and other is not current:
+            raise ProviderError(f"NPI {clean['npi']} already belongs to {other.name}.", field="npi")
+    if "profession_code" in clean:
+        clean["profession_code"] = (clean["profession_code"] or "").upper()
+        if db.session.get(Profession, clean["profession_code"]) is None:
+            raise ProviderError(f"'{clean['profession_code']}' is not a profession (PT or DC).", field="profession")
+    if "email" in clean:
+        clean["email"] = (clean["email"] or "").strip().lower()
+        if clean["email"] and ("@" not in clean["email"] or " " in clean["email"]):
+            raise ProviderError(f"'{clean['email']}' is not an email address.", field="email")
+    if clean.get("user_id") is not None:
+        user = db.session.get(User, clean["user_id"])
+        if user is None:
+            raise ProviderError("No such user account.", field="user_id")
+        linked = provider_for_user(user.id)
+        if linked is not None and linked is not current:
+            raise ProviderError(f"The account {user.email} is already linked to {linked.name}.", field="user_id")
+    return clean
+
+
+def create_provider(values: dict[str, Any], *, actor: Actor) -> Provider:
+    missing = [f for f in ("name", "npi", "profession_code") if not values.get(f)]
+    if missing:
+        raise ProviderError(f"Required: {missing[0].replace('_code', '')}.", field=missing[0].replace("_code", ""))
+    clean = _clean_provider(values, current=None)
+    provider = Provider(**{"is_active": True, "email": "", **clean})
+    db.session.add(provider)
+    db.session.flush()
+    _record(actor, "create", provider, provider.id, after=snapshot(provider))
+    return provider
+
+
+def update_provider(provider: Provider, values: dict[str, Any], *, actor: Actor, expected_version: int | None) -> Provider:
+    _check_version(provider, expected_version, "provider")
+    clean = _clean_provider(values, current=provider)
+    before = snapshot(provider)
+    for key, value in clean.items():
+        setattr(provider, key, value)
+    after = snapshot(provider)
+    if after != before:
+        db.session.flush()
+        _record(actor, "update", provider, provider.id, before=before, after=after)
+    return provider
+
+
+def search_providers(*, text: str = "", jurisdiction: str = "", profession: str = "", page: int = 1, per_page: int = 25):
+    """Providers matching name/NPI text, a jurisdiction where they hold a license, a profession."""
+    query = select(Provider)
+    text = (text or "").strip()
+    if text:
+        like = f"%{text.lower()}%"
+        query = query.where(or_(func.lower(Provider.name).like(like), Provider.npi.like(f"{text}%")))
+    if profession:
+        query = query.where(Provider.profession_code == profession.upper())
+    if jurisdiction:
+        query = query.where(Provider.id.in_(select(License.provider_id).where(License.jurisdiction_code == jurisdiction.upper())))
+    query = query.order_by(func.lower(Provider.name), Provider.id)
+    return db.paginate(query, page=page, per_page=per_page, max_per_page=200, error_out=False)
+
+
+# --- credentials ---------------------------------------------------------------------------
+def _clean_credential(kind: str, provider: Provider, values: dict[str, Any], *, current=None) -> dict[str, Any]:
+    fields = CREDENTIAL_FIELDS[kind]
+    clean = {k: values[k] for k in fields if k in values}
+    merged = {f: getattr(current, f) for f in fields} if current is not None else {}
+    merged.update(clean)
+    for key in ("number", "course_title", "sponsor", "approving_body"):
+        if key in clean:
+            clean[key] = merged[key] = (clean[key] or "").strip()
+    if kind in ("license", "registration"):
+        code = (merged.get("jurisdiction_code") or "").upper()
+        if db.session.get(Jurisdiction, code) is None:
+            raise ProviderError(f"'{code}' is not a jurisdiction code (use USPS codes such as WA, DC, PR).", field="jurisdiction")
+        clean["jurisdiction_code"] = merged["jurisdiction_code"] = code
+        if not merged.get("number"):
+            raise ProviderError("Give the number.", field="number")
+        if merged.get("status", "active") not in CREDENTIAL_STATUSES:
+            raise ProviderError(f"'{merged.get('status')}' is not a status ({', '.join(CREDENTIAL_STATUSES)}).", field="status")
+        issued, expires = merged.get("issued_on"), merged.get("expires_on")
+        if issued and expires and expires < issued:
+            raise ProviderError(f"Expires on ({expires}) is before issued on ({issued}).", field="expires_on")
+        model = License if kind == "license" else BoardRegistration
+        clash = db.session.scalars(select(model).where(model.provider_id == provider.id, model.jurisdiction_code == code, model.number == merged["number"])).first()
+        if clash is not None and clash is not current:
+            raise ProviderError(f"{provider.name} already has {KIND_LABELS[kind]} {merged['number']} in {code}.", field="number")
+    if kind == "license":
+        prof = (merged.get("profession_code") or provider.profession_code).upper()
+        if db.session.get(Profession, prof) is None:
+            raise ProviderError(f"'{prof}' is not a profession (PT or DC).", field="profession")
+        clean["profession_code"] = prof
+        if merged.get("is_compact_privilege") and prof != "PT":
+            raise ProviderError("Only physical therapists hold PT Compact privileges.", field="is_compact_privilege")
+    if kind == "training":
+        if not merged.get("course_title"):
+            raise ProviderError("Give the course title.", field="course_title")
+        completed = merged.get("completed_on")
+        if completed is None:
+            raise ProviderError("Give the date the course was completed.", field="completed_on")
+        if completed > date.today():
+            raise ProviderError(f"Completed on ({completed}) is in the future.", field="completed_on")
+        total = merged.get("total_hours")
+        if total is None or total < 0:
+            raise ProviderError("Give the total hours (0 or more).", field="total_hours")
+        practical = merged.get("practical_hours") or Decimal("0")
+        if practical < 0 or practical > total:
+            raise ProviderError(f"In-person hours ({practical}) must be between 0 and the total ({total}).", field="practical_hours")
+        clean["practical_hours"] = practical
+        sessions = merged.get("supervised_sessions") or 0
+        if sessions < 0:
+            raise ProviderError("Supervised sessions cannot be negative.", field="supervised_sessions")
+        clean["supervised_sessions"] = sessions
+        expires = merged.get("expires_on")
+        if expires and expires < completed:
+            raise ProviderError(f"Expires on ({expires}) is before the completion date ({completed}).", field="expires_on")
+        clash = db.session.scalars(select(TrainingRecord).where(TrainingRecord.provider_id == provider.id, TrainingRecord.course_title == merged["course_title"], TrainingRecord.completed_on == completed)).first()
+        if clash is not None and clash is not current:
+            raise ProviderError(f"{provider.name} already has '{merged['course_title']}' completed on {completed}.", field="course_title")
+    return clean
+
+
+def get_credential(kind: str, credential_id: int):
+    if kind not in CREDENTIAL_MODELS:
+        raise NotFound(f"Unknown credential kind '{kind}'.")
+    return db.session.get(CREDENTIAL_MODELS[kind], credential_id)
+
+
+def add_credential(kind: str, provider: Provider, values: dict[str, Any], *, actor: Actor):
+    clean = _clean_credential(kind, provider, values)
+    credential = CREDENTIAL_MODELS[kind](provider_id=provider.id, **clean)
+    db.session.add(credential)
+    db.session.flush()
+    _record(actor, "add", credential, provider.id, after=snapshot(credential))
+    return credential
+
+
+def update_credential(credential, values: dict[str, Any], *, actor: Actor, expected_version: int | None):
+    _check_version(credential, expected_version, KIND_LABELS[credential.KIND])
+    clean = _clean_credential(credential.KIND, credential.provider, values, current=credential)
+    before = snapshot(credential)
+    for key, value in clean.items():
+        setattr(credential, key, value)
+    after = snapshot(credential)
+    if after != before:
+        db.session.flush()
+        _record(actor, "update", credential, credential.provider_id, before=before, after=after)
+    return credential
+
+
+def end_credential(credential, *, ended_on: date, reason: str, actor: Actor, expected_version: int | None):
+    """Record that the credential is no longer held from ``ended_on``; the row stays."""
+    _check_version(credential, expected_version, KIND_LABELS[credential.KIND])
+    reason = (reason or "").strip()
+    if not reason:
+        raise ProviderError("Say why the credential ends.", field="end_reason")
+    if credential.ended_on is not None:
+        raise ProviderError(f"This {KIND_LABELS[credential.KIND]} already ended on {credential.ended_on}.", field="ended_on")
+    start = getattr(credential, "issued_on", None) or getattr(credential, "completed_on", None)
+    if start and ended_on < start:
+        raise ProviderError(f"It cannot end ({ended_on}) before it began ({start}).", field="ended_on")
+    before = snapshot(credential)
+    credential.ended_on = ended_on
+    credential.end_reason = reason
+    db.session.flush()
+    _record(actor, "end", credential, credential.provider_id, before=before, after=snapshot(credential), reason=reason)
+    return credential
+
+
+# --- reading -------------------------------------------------------------------------------
+def history(provider_id: int) -> list[AuditEvent]:
+    """Every recorded change to the provider and their credentials, newest first."""
+    return list(db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type.in_(AUDIT_TYPES), AuditEvent.entity_key == str(provider_id))
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    ))
+
+
+def is_held_on(credential, day: date) -> bool:
+    """Held and in date on ``day`` (status, expiry and end are all considered)."""
+    if getattr(credential, "status", "active") != "active":
+        return False
+    start = getattr(credential, "issued_on", None) or getattr(credential, "completed_on", None)
+    if start and day < start:
+        return False
+    if credential.expires_on and day > credential.expires_on:
+        return False
+    return not (credential.ended_on and day >= credential.ended_on)
+
+
+def days_left(credential, today: date) -> int | None:
+    return (credential.expires_on - today).days if credential.expires_on else None
+
+
+@dataclass(frozen=True)
+class TrainingTotals:
+    total_hours: Decimal
+    practical_hours: Decimal
+    supervised_sessions: int
+
+
+def training_totals(trainings, day: date) -> TrainingTotals:
+    """Hours and sessions add up across every course held on ``day``."""
+    held = [t for t in trainings if is_held_on(t, day)]
+    return TrainingTotals(
+        total_hours=sum((t.total_hours for t in held), Decimal("0")),
+        practical_hours=sum((t.practical_hours for t in held), Decimal("0")),
+        supervised_sessions=sum(t.supervised_sessions for t in held),
+    )
