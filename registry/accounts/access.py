@@ -1,4 +1,8 @@
-"""Role checks for views: no login -> redirect to the login page; wrong role -> 403."""
+"""Role checks for views: no login -> the login page (401 JSON under /api/); wrong role -> 403.
+
+Put ``@role_required`` outermost (above flask-smorest's decorators) so the role is checked
+before the input is parsed. ``ALL_ROLES`` means any signed-in user.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user
 
+from registry.api_base import is_api_request
 from registry.extensions import login_manager
+
+
+ALL_ROLES = ("manager", "clinician", "biller", "auditor")
 
 
 def role_required(*roles: str):
@@ -15,6 +23,8 @@ def role_required(*roles: str):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
+                if is_api_request():
+                    abort(401, description="Sign in first.")
                 return login_manager.unauthorized()
             if not current_user.has_role(*roles):
                 abort(403, description="Your role does not allow this action.")
