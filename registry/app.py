@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
     from registry.extensions import api, csrf
+    from registry.providers.api import bp as providers_api
     from registry.providers.views import bp as providers_bp
     from registry.rules.api import bp as rules_api
     from registry.rules.views import bp as rules_bp
@@ -61,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
     # The JSON API is read-only for now; its write routes will authenticate with tokens.
     csrf.exempt(rules_api)
     api.register_blueprint(rules_api, url_prefix="/api/v1")
+    api.register_blueprint(providers_api, url_prefix="/api/v1")
 
 
 def register_commands(app: Flask) -> None:
