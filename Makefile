@@ -24,10 +24,11 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
-setup-db: $(VENV)/.installed ## migrate the database, load the rules, create demo accounts
+setup-db: $(VENV)/.installed ## migrate, load the rules, create demo accounts and sample providers
 	$(BIN)/flask db upgrade
 	$(BIN)/flask rules import data/state_rules.csv
 	$(BIN)/flask demo accounts
+	$(BIN)/flask demo providers
 
 run: setup-db ## install, migrate, load rules and serve on http://127.0.0.1:5000 (SQLite)
 	$(BIN)/flask run --host 127.0.0.1 --port 5000

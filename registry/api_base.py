@@ -8,7 +8,8 @@ and drops the exception's own headers (a 405 loses ``Allow``). Here JSON errors 
 from __future__ import annotations
 
 from flask import request
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 
@@ -27,3 +28,20 @@ class RegistryApi(Api):
         merged = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         merged.update(headers or {})
         return payload, code, merged
+
+
+class _Parser(FlaskParser):
+    """webargs's parser, but a body Python's json module chokes on beyond a syntax error (an
+    integer of more than 4,300 digits, nesting too deep) is a 400 like any invalid JSON."""
+
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except (ValueError, RecursionError) as error:
+            return self._handle_invalid_json_error(error, req)
+
+
+class RegistryBlueprint(Blueprint):
+    """The flask-smorest Blueprint every API module uses."""
+
+    ARGUMENTS_PARSER = _Parser()

@@ -59,7 +59,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(rules_bp)
     app.register_blueprint(providers_bp)
-    # The JSON API is read-only for now; its write routes will authenticate with tokens.
+    # The rules API only reads, so it needs no CSRF token. The providers API writes with the
+    # signed-in session, so its writes keep CSRF protection (send the X-CSRFToken header).
     csrf.exempt(rules_api)
     api.register_blueprint(rules_api, url_prefix="/api/v1")
     api.register_blueprint(providers_api, url_prefix="/api/v1")
@@ -67,11 +68,13 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from registry.accounts.cli import demo_cli, users_cli
+    from registry.providers.cli import providers_cli
     from registry.rules.cli import rules_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(rules_cli)
+    app.cli.add_command(providers_cli)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -90,3 +90,19 @@ def test_demo_accounts_created_once(app, runner):
     assert "no demo accounts created" in second.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == 2
+
+
+def test_demo_providers_loads_samples_and_links_the_clinician(app, runner):
+    runner.invoke(args=["demo", "accounts"])
+    first = runner.invoke(args=["demo", "providers"])
+    assert first.exit_code == 0, first.output
+    assert "Linked clinician@example.org to Avery Sample." in first.output
+    second = runner.invoke(args=["demo", "providers"])
+    assert second.exit_code == 0 and "Linked" not in second.output
+    assert "0 added, 0 changed" in second.output
+    from registry.providers import services
+
+    with app.app_context():
+        provider = services.get_by_npi("1000001010")
+        assert provider.user.email == "clinician@example.org"
+        assert len(provider.licenses) >= 2

@@ -191,3 +191,66 @@ def test_nav_links_by_role(client, login):
     login("manager")
     page = text_of(client.get("/"))
     assert ">Providers</a>" in page and ">Worklist</a>" in page and ">My record</a>" not in page
+
+
+SAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+def upload(client, content: bytes, name: str = "file.csv", dry_run: bool = False):
+    data = {"file": (__import__("io").BytesIO(content), name)}
+    if dry_run:
+        data["dry_run"] = "y"
+    return client.post("/providers/import", data=data, content_type="multipart/form-data")
+
+
+def test_import_page_loads_the_samples(app, client, login):
+    login("manager")
+    dry = upload(client, (SAMPLES / "providers.csv").read_bytes(), dry_run=True)
+    assert dry.status_code == 200 and "Dry run (nothing written)" in text_of(dry)
+    assert "Avery Sample" not in text_of(client.get("/providers"))
+    first = upload(client, (SAMPLES / "providers.csv").read_bytes())
+    assert first.status_code == 200 and "Imported: providers file" in text_of(first)
+    creds = upload(client, (SAMPLES / "credentials.csv").read_bytes())
+    assert creds.status_code == 200 and "Imported: credentials file" in text_of(creds)
+    again = upload(client, (SAMPLES / "credentials.csv").read_bytes())
+    assert "0 added, 0 changed" in text_of(again)
+    assert "Avery Sample" in text_of(client.get("/providers?jurisdiction=WA"))
+    exported = client.get("/providers/export/credentials.csv")
+    assert exported.mimetype == "text/csv"
+    assert text_of(exported) == (SAMPLES / "credentials.csv").read_text()
+
+
+def test_import_page_reports_every_bad_row_and_writes_nothing(app, client, login):
+    login("manager")
+    content = b"npi,name,profession,email,is_active\n1000001010,Ok Person,PT,,yes\n1234567890,Bad Npi,PT,,yes\n1245319599,Bad Prof,OT,,yes\n"
+    response = upload(client, content)
+    page = text_of(response)
+    assert response.status_code == 422 and "nothing was written" in page
+    assert "line 3, npi" in page and "line 4, profession" in page
+    assert "Ok Person" not in text_of(client.get("/providers"))
+
+
+@pytest.mark.parametrize(
+    "content, name, message",
+    [
+        ("caf\u00e9,x\n".encode("latin-1"), "x.csv", "not UTF-8"),
+        (b"a,b\n1,2\n", "x.csv", "line 1"),
+        (b"npi\n", "x.exe", "Upload a .csv file."),
+    ],
+)
+def test_import_page_bad_files(client, login, content, name, message):
+    login("manager")
+    response = upload(client, content, name)
+    assert response.status_code == 422 and message in text_of(response)
+
+
+def test_import_page_without_a_file(client, login):
+    login("manager")
+    response = client.post("/providers/import", data={}, content_type="multipart/form-data")
+    assert response.status_code == 422 and "Choose a CSV file." in text_of(response)
+
+
+def test_export_unknown_format_is_404(client, login):
+    login("auditor")
+    assert client.get("/providers/export/other.csv").status_code == 404
+    assert client.get("/providers/export/providers.csv").status_code == 200

@@ -5,9 +5,8 @@ Revises: c4ebd3f7932b
 Create Date: 2026-11-27 10:55:29.571685
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'ebb4f5de5fbd'

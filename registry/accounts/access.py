@@ -14,7 +14,6 @@ from flask_login import current_user
 from registry.api_base import is_api_request
 from registry.extensions import login_manager
 
-
 ALL_ROLES = ("manager", "clinician", "biller", "auditor")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -16,7 +17,16 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from registry.forms_base import RegistryForm
@@ -130,3 +140,8 @@ class EndForm(RegistryForm):
 
 
 CREDENTIAL_FORMS = {"license": LicenseForm, "training": TrainingForm, "registration": RegistrationForm}
+
+
+class ImportForm(RegistryForm):
+    file = FileField("CSV file", validators=[FileRequired(message="Choose a CSV file."), FileAllowed(["csv", "txt"], "Upload a .csv file.")], description="A providers file or a credentials file (the format is recognised from its header). Import providers before their credentials.")
+    dry_run = BooleanField("Dry run: check everything, write nothing")

@@ -3,9 +3,10 @@ credential, the clinician's own record, and the managers' worklist."""
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -13,8 +14,8 @@ from registry.accounts.access import ALL_ROLES, current_actor, role_required
 from registry.accounts.services import find_user
 from registry.eligibility import services as eligibility
 from registry.extensions import db
-from registry.providers import services
-from registry.providers.forms import CREDENTIAL_FORMS, EndForm, ProviderForm
+from registry.providers import csvio, services
+from registry.providers.forms import CREDENTIAL_FORMS, EndForm, ImportForm, ProviderForm
 from registry.providers.models import CREDENTIAL_MODELS
 from registry.rules.reference import JURISDICTIONS, PROFESSIONS
 
@@ -231,3 +232,44 @@ def credential_end(provider_id: int, kind: str, credential_id: int):
 @role_required("manager", "auditor")
 def worklist():
     return render_template("providers/worklist.html", work=eligibility.worklist(date.today()), kind_titles=KIND_TITLES)
+
+
+# --- bulk import and export ------------------------------------------------------------------
+@bp.route("/providers/import", methods=["GET", "POST"])
+@role_required("manager")
+def provider_import():
+    """Upload a providers or credentials CSV: everything is checked, and nothing is written
+    unless every row is good (or at all, in a dry run)."""
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return render_template("providers/import.html", form=form, plan=None), 422 if form.is_submitted() else 200
+    stream = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
+    try:
+        plan = csvio.read_csv(stream)
+        if plan.ok:
+            csvio.apply_import(plan, actor=current_actor())
+    except UnicodeDecodeError as exc:
+        db.session.rollback()
+        form.file.errors = [f"The file is not UTF-8 text ({exc.reason} at byte {exc.start}). Save it as 'CSV UTF-8' and try again."]
+        return render_template("providers/import.html", form=form, plan=None), 422
+    except csvio.ImportFailed:
+        pass
+    if not plan.ok:
+        db.session.rollback()
+        return render_template("providers/import.html", form=form, plan=plan, written=False), 422
+    if form.dry_run.data:
+        db.session.rollback()
+        return render_template("providers/import.html", form=form, plan=plan, written=False)
+    db.session.commit()
+    return render_template("providers/import.html", form=form, plan=plan, written=True)
+
+
+@bp.route("/providers/export/<fmt>.csv")
+@role_required("manager", "auditor")
+def provider_export(fmt: str):
+    writers = {"providers": csvio.write_providers_csv, "credentials": csvio.write_credentials_csv}
+    if fmt not in writers:
+        abort(404, description="Export 'providers' or 'credentials'.")
+    buffer = io.StringIO()
+    writers[fmt](buffer)
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={fmt}.csv"})

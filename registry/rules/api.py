@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import RAISE
 
+from registry.api_base import RegistryBlueprint
 from registry.rules import services
 from registry.rules.schemas import JurisdictionSchema, RulesQueryArgs, RuleVersionSchema
 
-bp = Blueprint("rules_api", __name__, description="State dry-needling rules, effective-dated.")
+bp = RegistryBlueprint("rules_api", __name__, description="State dry-needling rules, effective-dated.")
 
 
 @bp.route("/jurisdictions")

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import getpass
-import sys
 
 import click
 from flask.cli import AppGroup
 
+from registry.cli_util import progress
 from registry.extensions import db
 from registry.rules import services
 
 rules_cli = AppGroup("rules", help="Import and export the state rules CSV.")
 
-
-def _progress(label: str):
-    def wrap(iterable):
-        items = list(iterable)
-        with click.progressbar(items, label=label, file=sys.stderr) as bar:
-            yield from bar
-
-    return wrap
 
 
 @rules_cli.command("import")
@@ -31,7 +23,7 @@ def import_command(path: str, dry_run: bool) -> None:
     services.seed_reference_data()
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            plan = services.read_rules_csv(fh, progress=_progress("Validating"))
+            plan = services.read_rules_csv(fh, progress=progress("Validating"))
     except UnicodeDecodeError as exc:
         db.session.rollback()
         raise click.ClickException(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
@@ -54,7 +46,7 @@ def import_command(path: str, dry_run: bool) -> None:
         click.echo(f"Dry run: {summary}. Nothing was written.")
         return
     actor = services.Actor(id=None, label=f"cli:rules import ({getpass.getuser()})")
-    services.apply_import(plan, actor=actor, source=path, progress=_progress("Writing"))
+    services.apply_import(plan, actor=actor, source=path, progress=progress("Writing"))
     db.session.commit()
     click.echo(f"Imported {path}: {summary}.")
 
