@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_wtf import FlaskForm
+from wtforms.validators import StopValidation, ValidationError
 
 
 class RegistryForm(FlaskForm):
@@ -16,3 +19,14 @@ class RegistryForm(FlaskForm):
                 field.errors = [*field.errors, "Contains a NUL character, which is not allowed."]
                 ok = False
         return ok
+
+
+def finite(form, field) -> None:
+    """Refuse NaN and Infinity in a DecimalField (before NumberRange, which cannot compare NaN)."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation("Enter a number.")
+
+
+def one_decimal(form, field) -> None:
+    if field.data is not None and field.data != field.data.quantize(Decimal("0.1")):
+        raise ValidationError("Use at most one decimal place.")

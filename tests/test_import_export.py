@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.audit.models import AuditEvent
+from registry.csvkit import escape_cell, unescape_cell
 from registry.extensions import db
 from registry.rules import services
-from registry.rules.csvio import COLUMNS, escape_cell, unescape_cell
+from registry.rules.csvio import COLUMNS
 from registry.rules.models import RuleVersion
 from tests.conftest import import_text, row, to_csv
 

@@ -24,7 +24,7 @@ formats, formula-escaped, and an exported file imports back with every row uncha
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -35,14 +35,23 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from registry.csvkit import (
+    BlankableCell,
+    CountCell,
+    DateCell,
+    HoursCell,
+    RowError,
+    check_columns,
+    clean_rows,
+    escape_cell,
+    open_reader,
+    plain_cell,
+)
 from registry.extensions import db
 from registry.providers import services
 from registry.providers.models import CREDENTIAL_MODELS, CREDENTIAL_STATUSES, Provider
 from registry.providers.npi import npi_problem
-from registry.rules.csvio import CountCell, DateCell, HoursCell, escape_cell, unescape_cell
-from registry.rules.models import Jurisdiction, Profession
-from registry.rules.reference import JURISDICTIONS, PROFESSIONS
-from registry.rules.services import Actor, RowError
+from registry.rules.services import Actor, known_codes
 
 __all__ = [
     "CREDENTIAL_COLUMNS",
@@ -125,7 +134,7 @@ class YesNoCell(fields.Field):
         return key == "yes"
 
 
-class CodeCell(fields.Field):
+class CodeCell(BlankableCell):
     """A code compared case-insensitively: stored upper- or lower-case, blank -> None."""
 
     def __init__(self, *, upper: bool = True, choices: Iterable[str] | None = None, **kwargs):
@@ -133,12 +142,7 @@ class CodeCell(fields.Field):
         self.upper = upper
         self.choices = tuple(choices) if choices is not None else None
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ValidationError("Must be text.")
-        value = value.strip()
-        if value == "":
-            return None
+    def _parse(self, value: str) -> str:
         value = value.upper() if self.upper else value.lower()
         if self.choices is not None and value not in self.choices:
             raise ValidationError(f"'{value}' must be one of: {', '.join(self.choices)}.")
@@ -193,18 +197,7 @@ SCHEMAS: dict[str, Schema] = {"providers": ProviderRowSchema(), "credentials": C
 _TEXT_COLUMNS = ("name", "email", "number", "course_title", "sponsor", "approving_body", "end_reason")
 
 
-def to_cell(value: Any) -> str:
-    """One typed value as its CSV cell (before formula escaping)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Decimal):
-        text = format(value.quantize(Decimal("0.1")), "f")
-        return text[:-2] if text.endswith(".0") else text
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+to_cell = plain_cell
 
 
 def provider_record(provider: Provider) -> dict[str, str]:
@@ -321,26 +314,7 @@ def _check_header(header: list[str], plan: ProviderImportPlan) -> None:
         return
     plan.kind = fmt
     expected = FORMATS[fmt]
-    for name in (h for h in header if h not in expected):
-        plan.errors.append(RowError(1, name or "(blank)", f"unknown column for a {fmt} file (its columns are {','.join(expected)})"))
-    for name in (c for c in expected if c not in header):
-        plan.errors.append(RowError(1, name, f"required column of a {fmt} file is missing"))
-    for name in sorted({h for h in header if header.count(h) > 1}):
-        plan.errors.append(RowError(1, name, "column appears more than once"))
-
-
-def _rows_with_lines(reader: csv.DictReader, plan: ProviderImportPlan) -> Iterator[tuple[int, dict]]:
-    while True:
-        try:
-            raw = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            plan.errors.append(RowError(reader.line_num, "row", f"not readable as CSV: {exc}"))
-            return
-        # a row is reported at the line where it ends (the same line unless a quoted cell
-        # spans several lines), as the rules importer does
-        yield reader.line_num, raw
+    check_columns(header, expected, plan.errors, unknown=f"unknown column for a {fmt} file (its columns are {','.join(expected)})", missing=f"required column of a {fmt} file is missing")
 
 
 def read_csv(stream: IO[str], *, progress: Progress = identity) -> ProviderImportPlan:
@@ -350,38 +324,17 @@ def read_csv(stream: IO[str], *, progress: Progress = identity) -> ProviderImpor
     NPIs are checked against the database. Writes nothing.
     """
     plan = ProviderImportPlan()
-    reader = csv.DictReader(stream, restkey="__extra__", strict=True)
-    try:
-        header = list(reader.fieldnames or [])
-    except csv.Error as exc:
-        plan.errors.append(RowError(1, "header", f"not readable as CSV: {exc}"))
+    reader, header = open_reader(stream, plan.errors)
+    if reader is None:
         return plan
-    if not header:
-        plan.errors.append(RowError(1, "header", "the file is empty"))
-        return plan
-    header[0] = header[0].lstrip("\ufeff")
-    header = [h.strip() if h else h for h in header]
-    reader.fieldnames = header
     _check_header(header, plan)
     if plan.errors:
         return plan
 
-    known_j = set(db.session.scalars(select(Jurisdiction.code))) or {c for c, _, _ in JURISDICTIONS}
-    known_p = set(db.session.scalars(select(Profession.code))) or {c for c, _ in PROFESSIONS}
+    known_j, known_p = known_codes()
     schema = SCHEMAS[plan.kind]
     columns = FORMATS[plan.kind]
-    for line, raw in progress(_rows_with_lines(reader, plan)):
-        if "__extra__" in raw:
-            plan.errors.append(RowError(line, "row", f"has {len(header) + len(raw['__extra__'])} cells; the header has {len(header)}"))
-            continue
-        if any(v is None for v in raw.values()):
-            plan.errors.append(RowError(line, "row", f"has fewer cells than the header's {len(header)}"))
-            continue
-        nul = [c for c in columns if "\x00" in raw[c]]
-        if nul:
-            plan.errors.extend(RowError(line, c, "contains a NUL character") for c in nul)
-            continue
-        cells = {c: unescape_cell(raw[c]) for c in columns}
+    for line, cells in progress(clean_rows(reader, header, plan.errors)):
         problems: dict[str, str] = {}
         try:
             values = schema.load(cells)

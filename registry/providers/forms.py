@@ -3,8 +3,6 @@ names the services take."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -24,12 +22,11 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    StopValidation,
     ValidationError,
 )
 from wtforms.widgets import HiddenInput
 
-from registry.forms_base import RegistryForm
+from registry.forms_base import RegistryForm, finite, one_decimal
 from registry.providers.models import CREDENTIAL_STATUSES
 from registry.providers.npi import npi_problem
 from registry.rules.reference import JURISDICTIONS, PROFESSIONS
@@ -45,19 +42,9 @@ def _npi(form, field):
         raise ValidationError(problem)
 
 
-def _finite(form, field):
-    if field.data is not None and not field.data.is_finite():
-        raise StopValidation("Enter a number.")
-
-
-def _one_decimal(form, field):
-    if field.data is not None and field.data != field.data.quantize(Decimal("0.1")):
-        raise ValidationError("Use at most one decimal place.")
-
-
 def _hours(label: str, required: bool = False) -> DecimalField:
     first = InputRequired(message="Give the hours (0 or more).") if required else Optional()
-    return DecimalField(label, places=1, validators=[first, _finite, NumberRange(min=0, max=99999), _one_decimal])
+    return DecimalField(label, places=1, validators=[first, finite, NumberRange(min=0, max=99999), one_decimal])
 
 
 def _version() -> IntegerField:

@@ -139,17 +139,22 @@ def create_provider(values: dict[str, Any], *, actor: Actor) -> Provider:
     return provider
 
 
+def _apply_update(obj, clean: dict[str, Any], *, actor: Actor, provider_id: int):
+    """Set the cleaned values; flush and record an audit event only if something changed."""
+    before = snapshot(obj)
+    for key, value in clean.items():
+        setattr(obj, key, value)
+    after = snapshot(obj)
+    if after != before:
+        db.session.flush()
+        _record(actor, "update", obj, provider_id, before=before, after=after)
+    return obj
+
+
 def update_provider(provider: Provider, values: dict[str, Any], *, actor: Actor, expected_version: int | None) -> Provider:
     _check_version(provider, expected_version, "provider")
     clean = _clean_provider(values, current=provider)
-    before = snapshot(provider)
-    for key, value in clean.items():
-        setattr(provider, key, value)
-    after = snapshot(provider)
-    if after != before:
-        db.session.flush()
-        _record(actor, "update", provider, provider.id, before=before, after=after)
-    return provider
+    return _apply_update(provider, clean, actor=actor, provider_id=provider.id)
 
 
 def search_providers(*, text: str = "", jurisdiction: str = "", profession: str = "", page: int = 1, per_page: int = 25):
@@ -245,14 +250,7 @@ def add_credential(kind: str, provider: Provider, values: dict[str, Any], *, act
 def update_credential(credential, values: dict[str, Any], *, actor: Actor, expected_version: int | None):
     _check_version(credential, expected_version, KIND_LABELS[credential.KIND])
     clean = _clean_credential(credential.KIND, credential.provider, values, current=credential)
-    before = snapshot(credential)
-    for key, value in clean.items():
-        setattr(credential, key, value)
-    after = snapshot(credential)
-    if after != before:
-        db.session.flush()
-        _record(actor, "update", credential, credential.provider_id, before=before, after=after)
-    return credential
+    return _apply_update(credential, clean, actor=actor, provider_id=credential.provider_id)
 
 
 def end_credential(credential, *, ended_on: date, reason: str, actor: Actor, expected_version: int | None):

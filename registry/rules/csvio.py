@@ -7,12 +7,11 @@ before/after snapshots in the audit trail, so all three read alike.
 from __future__ import annotations
 
 import re
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from registry.csvkit import CountCell, DateCell, HoursCell, plain_cell
 from registry.rules.models import AuthorityType, Confidence, Status
 
 #: the columns of data/state_rules.csv, in order
@@ -58,77 +57,7 @@ _PARTIAL_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$
 _URL = re.compile(r"^https?://\S+$")
 URL_SEPARATOR = " ; "
 
-# --- spreadsheet formula injection (OWASP ASVS 5.0 V1.2.10) -------------------------------
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
-
-
-def escape_cell(value: str) -> str:
-    """Prefix ``'`` to a cell a spreadsheet would run as a formula (and to a leading ``'``,
-    so that :func:`unescape_cell` can always undo it)."""
-    if value[:1] in _FORMULA_TRIGGERS or value[:1] == "'":
-        return "'" + value
-    return value
-
-
-def unescape_cell(value: str) -> str:
-    if value[:1] == "'" and (value[1:2] in _FORMULA_TRIGGERS or value[1:2] == "'"):
-        return value[1:]
-    return value
-
-
 # --- fields -------------------------------------------------------------------------------
-class _Blankable(fields.Field):
-    """A CSV cell: the empty string means 'no value'."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ValidationError("Must be text.")
-        value = value.strip()
-        if value == "":
-            return None
-        return self._parse(value)
-
-    def _parse(self, value: str):  # pragma: no cover - overridden
-        raise NotImplementedError
-
-
-class HoursCell(_Blankable):
-    """A non-negative number with at most one decimal place, e.g. ``50`` or ``0.5``."""
-
-    def _parse(self, value: str) -> Decimal:
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise ValidationError(f"'{value}' is not a number.") from None
-        if not number.is_finite() or number < 0:
-            raise ValidationError(f"'{value}' must be zero or more.")
-        if number != number.quantize(Decimal("0.1")):
-            raise ValidationError(f"'{value}' has more than one decimal place.")
-        if number >= Decimal("100000"):
-            raise ValidationError(f"'{value}' is too large.")
-        return number.quantize(Decimal("0.1"))
-
-
-class CountCell(_Blankable):
-    def _parse(self, value: str) -> int:
-        if not value.isdigit():
-            raise ValidationError(f"'{value}' is not a whole number.")
-        number = int(value)
-        if number > 100000:
-            raise ValidationError(f"'{value}' is too large.")
-        return number
-
-
-class DateCell(_Blankable):
-    def _parse(self, value: str) -> date:
-        try:
-            if len(value) != 10:
-                raise ValueError
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ValidationError(f"'{value}' is not a date in the form YYYY-MM-DD.") from None
-
-
 class TriStateCell(fields.Field):
     """``yes`` / ``no`` / ``unknown`` <-> True / False / None."""
 
@@ -225,16 +154,9 @@ ROW_SCHEMA = RuleRowSchema()
 
 def to_cell(column: str, value: Any) -> str:
     """Render one typed value as its CSV cell (the inverse of the row schema)."""
-    if value is None:
-        return "unknown" if column in TRISTATE_COLUMNS else ""
-    if column in TRISTATE_COLUMNS:
-        return "yes" if value else "no"
-    if isinstance(value, Decimal):
-        text = format(value.quantize(Decimal("0.1")), "f")
-        return text[:-2] if text.endswith(".0") else text
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+    if value is None and column in TRISTATE_COLUMNS:
+        return "unknown"
+    return plain_cell(value)
 
 
 def record_of(version) -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from wtforms import (
     DateField,
     DecimalField,
@@ -19,12 +17,11 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    StopValidation,
     ValidationError,
 )
 from wtforms.widgets import HiddenInput
 
-from registry.forms_base import RegistryForm
+from registry.forms_base import RegistryForm, finite, one_decimal
 from registry.rules.csvio import partial_date_problem, url_problem
 from registry.rules.models import AuthorityType, Confidence, Status
 from registry.rules.presenters import STATUS_LABELS
@@ -41,18 +38,8 @@ def _check(problem):
     return validator
 
 
-def _finite(form, field):
-    if field.data is not None and not field.data.is_finite():
-        raise StopValidation("Enter a number.")
-
-
-def _one_decimal(form, field):
-    if field.data is not None and field.data != field.data.quantize(Decimal("0.1")):
-        raise ValidationError("Use at most one decimal place.")
-
-
 def _hours(label: str, description: str) -> DecimalField:
-    return DecimalField(label, places=1, validators=[Optional(), _finite, NumberRange(min=0, max=99999), _one_decimal], description=description)
+    return DecimalField(label, places=1, validators=[Optional(), finite, NumberRange(min=0, max=99999), one_decimal], description=description)
 
 
 def _count(label: str, description: str, minimum: int = 0) -> IntegerField:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from registry.csvkit import decimal_text
 from registry.rules.csvio import URL_SEPARATOR
 
 STATUS_LABELS = {
@@ -16,10 +17,7 @@ STATUS_LABELS = {
 
 
 def hours(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    text = format(value, "f")
-    return text[:-2] if text.endswith(".0") else text
+    return "" if value is None else decimal_text(value)
 
 
 def tristate(value: bool | None) -> str:

@@ -17,7 +17,9 @@ from typing import IO, Any, Callable, Iterable
 from marshmallow import ValidationError
 from sqlalchemy import and_, or_, select
 
+from registry import csvkit
 from registry.audit.services import record as audit
+from registry.csvkit import RowError
 from registry.db import utcnow
 from registry.extensions import db
 from registry.rules import csvio
@@ -62,6 +64,13 @@ def seed_reference_data() -> int:
             added += 1
     db.session.flush()
     return added
+
+
+def known_codes() -> tuple[set[str], set[str]]:
+    """The jurisdiction and profession codes in the database (the built-in lists if empty)."""
+    jurisdictions = set(db.session.scalars(select(Jurisdiction.code))) or {c for c, _, _ in JURISDICTIONS}
+    professions = set(db.session.scalars(select(Profession.code))) or {c for c, _ in PROFESSIONS}
+    return jurisdictions, professions
 
 
 def list_jurisdictions() -> list[Jurisdiction]:
@@ -219,16 +228,6 @@ def revise_rule(
 
 # --- CSV import ---------------------------------------------------------------------------
 @dataclass
-class RowError:
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, {self.field}: {self.message}"
-
-
-@dataclass
 class ParsedRow:
     line: int
     values: dict[str, Any]
@@ -263,44 +262,15 @@ def read_rules_csv(
 ) -> ImportPlan:
     """Parse and validate every row; collect every error with its line and column."""
     plan = ImportPlan()
-    reader = csv.DictReader(stream, restkey="__extra__", strict=True)
-    try:
-        header = reader.fieldnames or []
-    except csv.Error as exc:
-        plan.errors.append(RowError(1, "header", f"not readable as CSV: {exc}"))
+    reader, header = csvkit.open_reader(stream, plan.errors)
+    if reader is None:
         return plan
-    header = [h.strip() if h else h for h in header]
-    reader.fieldnames = header
-    if not header:
-        plan.errors.append(RowError(1, "header", "the file is empty"))
-        return plan
-    unknown = [h for h in header if h not in csvio.COLUMNS]
-    missing = [c for c in csvio.COLUMNS if c not in header]
-    duplicated = sorted({h for h in header if header.count(h) > 1})
-    for name in unknown:
-        plan.errors.append(RowError(1, name or "(blank)", "unknown column"))
-    for name in missing:
-        plan.errors.append(RowError(1, name, "required column is missing"))
-    for name in duplicated:
-        plan.errors.append(RowError(1, name, "column appears more than once"))
+    csvkit.check_columns(header, csvio.COLUMNS, plan.errors)
     if plan.errors:
         return plan
 
-    known_j = set(db.session.scalars(select(Jurisdiction.code))) or {c for c, _, _ in JURISDICTIONS}
-    known_p = set(db.session.scalars(select(Profession.code))) or {c for c, _ in PROFESSIONS}
-    rows_iter = _rows_with_lines(reader, plan)
-    for line, raw in progress(rows_iter):
-        if "__extra__" in raw:
-            plan.errors.append(RowError(line, "row", f"has {len(header) + len(raw['__extra__'])} cells; the header has {len(header)}"))
-            continue
-        if any(v is None for v in raw.values()):
-            plan.errors.append(RowError(line, "row", f"has fewer cells than the header's {len(header)}"))
-            continue
-        nul = [k for k, v in raw.items() if "\x00" in v]
-        if nul:
-            plan.errors.extend(RowError(line, k, "contains a NUL character") for k in nul)
-            continue
-        cells = {k: csvio.unescape_cell(v) for k, v in raw.items()}
+    known_j, known_p = known_codes()
+    for line, cells in progress(csvkit.clean_rows(reader, header, plan.errors)):
         try:
             values = csvio.ROW_SCHEMA.load(cells)
         except ValidationError as exc:
@@ -319,20 +289,6 @@ def read_rules_csv(
             plan.rows.append(ParsedRow(line, values))
     _check_timelines(plan)
     return plan
-
-
-def _rows_with_lines(reader: csv.DictReader, plan: ImportPlan):
-    while True:
-        try:
-            raw = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            plan.errors.append(RowError(reader.line_num, "row", f"not readable as CSV: {exc}"))
-            return
-        # line_num counts physical lines, so a row is reported at the line where it ends
-        # (the same line unless a quoted cell spans several lines)
-        yield reader.line_num, raw
 
 
 def _check_timelines(plan: ImportPlan) -> None:
@@ -452,7 +408,7 @@ def write_rules_csv(stream: IO[str], versions: Iterable[RuleVersion] | None = No
     count = 0
     for version in live_versions() if versions is None else versions:
         record = csvio.record_of(version)
-        writer.writerow([csvio.escape_cell(record[c]) for c in csvio.COLUMNS])
+        writer.writerow([csvkit.escape_cell(record[c]) for c in csvio.COLUMNS])
         count += 1
     return count
 
