@@ -1,8 +1,12 @@
 """The eligibility engine: pure functions over plain data. No Flask, no database session.
 
-This first part answers "what does the state's rule ask that this clinician does not have
-on this date?". The full decision (eligible / not eligible / needs review, with the rule's
-status and the license check) builds on it.
+``decide(rule, credentials, day)`` answers "may this clinician dry-needle in this state on
+this date?" as ``eligible``, ``not_eligible`` or ``needs_review``, with the rule version used
+and every reason (a stable code, its figures and plain words). Only a ``permitted`` rule can
+lead to ``eligible``: a rule that is unknown, unclear or silent means *needs review*, never
+permission (an organisation may choose to treat a silent rule as permitting).
+
+Deterministic: the same facts in any order give the same decision.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+
+ELIGIBLE, NOT_ELIGIBLE, NEEDS_REVIEW = "eligible", "not_eligible", "needs_review"
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,13 @@ class RuleFacts:
     supervised_sessions: int | None = None
     years_licensed: Decimal | None = None
     board_registration_required: bool | None = None
+    completion_window_months: int | None = None
     citation: str = ""
+    source_url: str = ""
+    effective_from: date | None = None
+    effective_to: date | None = None
+    #: the stored version's id, when there is one (None for a proposed, unsaved version)
+    version_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,20 @@ def add_years(day: date, years: Decimal) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def _months_before(day: date, months: int) -> date:
+    return add_years(day, Decimal(-months) / 12)
+
+
+def best_hours_within(trainings: list[CredentialFacts], months: int) -> Decimal:
+    """The most training hours completed within any span of ``months`` months."""
+    best = Decimal("0")
+    ends = sorted({t.starts_on for t in trainings if t.starts_on})
+    for end in ends:
+        start = _months_before(end, months)
+        best = max(best, sum((t.total_hours for t in trainings if t.starts_on and start <= t.starts_on <= end), Decimal("0")))
+    return best
+
+
 def requirement_gaps(rule: RuleFacts, credentials: list[CredentialFacts], day: date) -> list[Gap]:
     """What ``rule`` demands that ``credentials`` do not meet on ``day``.
 
@@ -93,6 +119,10 @@ def requirement_gaps(rule: RuleFacts, credentials: list[CredentialFacts], day: d
         gaps.append(Gap("training_hours_short", f"Dry-needling training: {_fmt(total)} hours, {rule.jurisdiction} requires {_fmt(rule.min_training_hours)}.", _fmt(total), _fmt(rule.min_training_hours)))
     if rule.min_practical_hours is not None and practical < rule.min_practical_hours:
         gaps.append(Gap("practical_hours_short", f"In-person training: {_fmt(practical)} hours, {rule.jurisdiction} requires {_fmt(rule.min_practical_hours)}.", _fmt(practical), _fmt(rule.min_practical_hours)))
+    if rule.min_training_hours is not None and total >= rule.min_training_hours and rule.completion_window_months:
+        within = best_hours_within(trainings, rule.completion_window_months)
+        if within < rule.min_training_hours:
+            gaps.append(Gap("outside_completion_window", f"{rule.jurisdiction} requires {_fmt(rule.min_training_hours)} training hours completed within {rule.completion_window_months} months; the most within any such span is {_fmt(within)}.", _fmt(within), _fmt(rule.min_training_hours)))
     if rule.supervised_sessions is not None and sessions < rule.supervised_sessions:
         gaps.append(Gap("supervised_sessions_short", f"Supervised sessions: {sessions}, {rule.jurisdiction} requires {rule.supervised_sessions}.", str(sessions), str(rule.supervised_sessions)))
     if rule.years_licensed is not None:
@@ -103,7 +133,97 @@ def requirement_gaps(rule: RuleFacts, credentials: list[CredentialFacts], day: d
             have = f"licensed since {first.isoformat()}" if first else "no license issue date on record"
             gaps.append(Gap("licensed_too_few_years", f"{rule.jurisdiction} requires {_fmt(rule.years_licensed)} year(s) of licensed practice; {have}" + (f": met from {met_from.isoformat()}." if met_from else "."), have, _fmt(rule.years_licensed), met_from=met_from))
     if rule.board_registration_required is True:
-        held = [c for c in credentials if c.kind == "registration" and c.jurisdiction == rule.jurisdiction and c.held_on(day)]
-        if not held:
-            gaps.append(Gap("board_registration_missing", f"{rule.jurisdiction} requires a board registration or endorsement for dry needling; none is held on {day.isoformat()}."))
+        mine = [c for c in credentials if c.kind == "registration" and c.jurisdiction == rule.jurisdiction]
+        if not any(c.held_on(day) for c in mine):
+            expired = [c for c in mine if c.expires_on and c.expires_on < day and c.status == "active"]
+            if expired:
+                last = max(c.expires_on for c in expired)
+                gaps.append(Gap("board_registration_expired", f"{rule.jurisdiction} requires a board registration or endorsement for dry needling; it expired on {last.isoformat()}.", last.isoformat()))
+            else:
+                gaps.append(Gap("board_registration_missing", f"{rule.jurisdiction} requires a board registration or endorsement for dry needling; none is held on {day.isoformat()}."))
     return gaps
+
+
+# --- the decision ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # eligible | not_eligible | needs_review
+    jurisdiction: str
+    profession: str
+    day: date
+    #: the rule version in force on ``day`` (None: no rule on record for that date)
+    rule: RuleFacts | None
+    #: every reason, in a stable order; for ``eligible`` they are informational
+    reasons: tuple[Gap, ...]
+    #: when time alone makes the clinician eligible (years licensed), the first such day
+    eligible_from: date | None = None
+
+    @property
+    def eligible(self) -> bool:
+        return self.outcome == ELIGIBLE
+
+
+_LICENSE_TROUBLE = {"suspended": "license_suspended", "revoked": "license_revoked", "inactive": "license_inactive"}
+
+
+def _license_problem(rule: RuleFacts, credentials: list[CredentialFacts], day: date) -> Gap | None:
+    """None if a license (or PT Compact privilege) for the profession is held in the
+    jurisdiction on ``day``; otherwise the most telling reason why not."""
+    mine = [c for c in credentials if c.kind == "license" and c.jurisdiction == rule.jurisdiction and c.profession == rule.profession]
+    if any(c.held_on(day) for c in mine):
+        return None
+    where = f"{rule.jurisdiction} on {day.isoformat()}"
+    for status in ("revoked", "suspended", "inactive"):
+        if any(c.status == status for c in mine):
+            return Gap(_LICENSE_TROUBLE[status], f"The {rule.profession} license in {rule.jurisdiction} is {status}.")
+    if any(c.ended_on and c.ended_on <= day for c in mine):
+        last = max(c.ended_on for c in mine if c.ended_on and c.ended_on <= day)
+        return Gap("license_ended", f"The {rule.profession} license in {rule.jurisdiction} stopped being held on {last.isoformat()}.")
+    if any(c.expires_on and c.expires_on < day for c in mine):
+        last = max(c.expires_on for c in mine if c.expires_on and c.expires_on < day)
+        return Gap("license_expired", f"The {rule.profession} license in {rule.jurisdiction} expired on {last.isoformat()}.", last.isoformat())
+    if any(c.starts_on and c.starts_on > day for c in mine):
+        first = min(c.starts_on for c in mine if c.starts_on and c.starts_on > day)
+        return Gap("license_not_yet_issued", f"The {rule.profession} license in {rule.jurisdiction} is issued only on {first.isoformat()}.", met_from=first)
+    return Gap("no_license", f"No {rule.profession} license or PT Compact privilege in {where}.")
+
+
+def decide(
+    rule: RuleFacts | None,
+    credentials: list[CredentialFacts],
+    day: date,
+    *,
+    jurisdiction: str,
+    profession: str,
+    not_addressed_is_permitted: bool = False,
+) -> Decision:
+    """May a clinician with ``credentials`` dry-needle under ``rule`` on ``day``?"""
+    def result(outcome: str, reasons: list[Gap], eligible_from: date | None = None) -> Decision:
+        return Decision(outcome, jurisdiction, profession, day, rule, tuple(reasons), eligible_from)
+
+    if rule is None:
+        return result(NEEDS_REVIEW, [Gap("no_rule_on_record", f"No {profession} rule for {jurisdiction} is on record for {day.isoformat()}: needs review.")])
+    if rule.status == "prohibited":
+        return result(NOT_ELIGIBLE, [Gap("state_prohibits", f"{jurisdiction} does not allow dry needling by this profession ({profession}).")])
+    if rule.status in ("unknown", "unclear"):
+        return result(NEEDS_REVIEW, [Gap(f"rule_{rule.status}", f"The {jurisdiction} rule for {profession} is {rule.status}: needs review, not permission.")])
+    notes: list[Gap] = []
+    if rule.status == "not_addressed":
+        if not not_addressed_is_permitted:
+            return result(NEEDS_REVIEW, [Gap("rule_silent", f"{jurisdiction} law is silent on dry needling by {profession}: needs review (your organisation does not treat silence as permission).")])
+        notes.append(Gap("rule_silent_treated_as_permitted", f"{jurisdiction} law is silent on dry needling by {profession}; your organisation treats silence as permission."))
+    elif rule.status != "permitted":  # pragma: no cover - the statuses are a closed set
+        return result(NEEDS_REVIEW, [Gap("rule_unrecognised", f"Unrecognised rule status '{rule.status}'.")])
+
+    blocking: list[Gap] = []
+    license_problem = _license_problem(rule, credentials, day)
+    if license_problem is not None:
+        blocking.append(license_problem)
+    blocking.extend(requirement_gaps(rule, credentials, day))
+    if not blocking:
+        if rule.min_training_hours is None:
+            notes.append(Gap("no_training_figure", f"The sources give no minimum training for {profession} dry needling in {jurisdiction}; the clinician remains responsible for competence."))
+        return result(ELIGIBLE, notes)
+    timed = [g.met_from for g in blocking if g.code in ("licensed_too_few_years", "license_not_yet_issued")]
+    eligible_from = max(timed) if timed and len(timed) == len(blocking) and all(timed) else None
+    return result(NOT_ELIGIBLE, [*blocking, *notes], eligible_from)

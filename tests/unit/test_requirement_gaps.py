@@ -46,7 +46,7 @@ def test_expired_or_suspended_credentials_do_not_count():
 def test_expiry_day_still_counts_and_day_after_does_not():
     creds = [lic(), course("325", "75", 150), reg(expires_on=DAY)]
     assert requirement_gaps(WA, creds, DAY) == []
-    assert codes(requirement_gaps(WA, creds, date(2025, 3, 15))) == ["board_registration_missing"]
+    assert codes(requirement_gaps(WA, creds, date(2025, 3, 15))) == ["board_registration_expired"]
 
 
 def test_years_licensed_says_when_time_will_fix_it():
