@@ -50,6 +50,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
+    from registry.eligibility.api import bp as eligibility_api
+    from registry.eligibility.views import bp as eligibility_bp
     from registry.extensions import api, csrf
     from registry.providers.api import bp as providers_api
     from registry.providers.views import bp as providers_bp
@@ -59,11 +61,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(rules_bp)
     app.register_blueprint(providers_bp)
+    app.register_blueprint(eligibility_bp)
     # The rules API only reads, so it needs no CSRF token. The providers API writes with the
     # signed-in session, so its writes keep CSRF protection (send the X-CSRFToken header).
     csrf.exempt(rules_api)
     api.register_blueprint(rules_api, url_prefix="/api/v1")
     api.register_blueprint(providers_api, url_prefix="/api/v1")
+    api.register_blueprint(eligibility_api, url_prefix="/api/v1")
 
 
 def register_commands(app: Flask) -> None:

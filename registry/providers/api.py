@@ -104,7 +104,7 @@ def _may_read(provider: Provider) -> bool:
     return provider.user_id is not None and provider.user_id == current_user.id
 
 
-def _provider_or_404(npi: str) -> Provider:
+def provider_or_404(npi: str) -> Provider:
     problem = npi_problem(npi)
     if problem:
         abort(404, message=problem, errors={"npi": [problem]})
@@ -202,7 +202,7 @@ class ProviderResource(MethodView):
     @bp.alt_response(404, "NOT_FOUND")
     def get(self, npi: str):
         """A provider with every credential (ended ones included) and today's training totals."""
-        return _provider_or_404(npi)
+        return provider_or_404(npi)
 
     @role_required(*WRITE_ROLES)
     @bp.arguments(ProviderPatchInput, unknown=RAISE)
@@ -216,7 +216,7 @@ class ProviderResource(MethodView):
 
         A ``version`` other than the current one is refused with 409 naming the current one.
         """
-        provider = _provider_or_404(npi)
+        provider = provider_or_404(npi)
         version = values.pop("version")
         with _saving():
             services.update_provider(provider, _link_account(values), actor=current_actor(), expected_version=version)
@@ -231,7 +231,7 @@ class ProviderHistory(MethodView):
     @bp.alt_response(404, "NOT_FOUND")
     def get(self, npi: str):
         """Every recorded change to the provider and their credentials, newest first."""
-        return services.history(_provider_or_404(npi).id)
+        return services.history(provider_or_404(npi).id)
 
 
 # --- credentials ---------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
         @bp.alt_response(401, "UNAUTHORIZED")
         @bp.alt_response(404, "NOT_FOUND")
         def get(self, npi: str):
-            return getattr(_provider_or_404(npi), plural)
+            return getattr(provider_or_404(npi), plural)
 
         @role_required(*WRITE_ROLES)
         @bp.arguments(input_schema, unknown=RAISE)
@@ -257,7 +257,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
         @bp.alt_response(404, "NOT_FOUND")
         @bp.alt_response(409, "CONFLICT")
         def post(self, values, npi: str):
-            provider = _provider_or_404(npi)
+            provider = provider_or_404(npi)
             with _saving():
                 credential = services.add_credential(kind, provider, values, actor=current_actor())
             headers = {"Location": url_for(f"providers_api.{kind}", npi=provider.npi, credential_id=credential.id)}
@@ -269,7 +269,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
         @bp.alt_response(401, "UNAUTHORIZED")
         @bp.alt_response(404, "NOT_FOUND")
         def get(self, npi: str, credential_id: int):
-            return _credential_or_404(_provider_or_404(npi), kind, credential_id)
+            return _credential_or_404(provider_or_404(npi), kind, credential_id)
 
         @role_required(*WRITE_ROLES)
         @bp.arguments(patch_schema, unknown=RAISE)
@@ -279,7 +279,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
         @bp.alt_response(404, "NOT_FOUND")
         @bp.alt_response(409, "CONFLICT")
         def patch(self, values, npi: str, credential_id: int):
-            credential = _credential_or_404(_provider_or_404(npi), kind, credential_id)
+            credential = _credential_or_404(provider_or_404(npi), kind, credential_id)
             version = values.pop("version")
             with _saving():
                 services.update_credential(credential, values, actor=current_actor(), expected_version=version)
@@ -294,7 +294,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
         @bp.alt_response(404, "NOT_FOUND")
         @bp.alt_response(409, "CONFLICT")
         def post(self, values, npi: str, credential_id: int):
-            credential = _credential_or_404(_provider_or_404(npi), kind, credential_id)
+            credential = _credential_or_404(provider_or_404(npi), kind, credential_id)
             with _saving():
                 services.end_credential(credential, ended_on=values["ended_on"], reason=values["end_reason"], actor=current_actor(), expected_version=values["version"])
             return credential

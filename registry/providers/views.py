@@ -18,6 +18,7 @@ from registry.providers import csvio, services
 from registry.providers.forms import CREDENTIAL_FORMS, EndForm, ImportForm, ProviderForm
 from registry.providers.models import CREDENTIAL_MODELS
 from registry.rules.reference import JURISDICTIONS, PROFESSIONS
+from registry.rules.views import us_map
 
 bp = Blueprint("providers", __name__)
 
@@ -103,11 +104,16 @@ def provider_page(provider_id: int):
     if not _may_read(provider):
         abort(404, description="No such provider.")
     today = date.today()
+    try:
+        as_of = date.fromisoformat(request.args["as_of"]) if request.args.get("as_of") else today
+    except ValueError:
+        abort(400, description="as_of must be a date in the form YYYY-MM-DD.")
     gaps = [g for g in eligibility.requirement_worklist(today) if g.provider.id == provider.id]
+    decisions = {d.jurisdiction: d for d in eligibility.matrix(provider, as_of, licensed_only=False)}
     return render_template(
-        "providers/detail.html", provider=provider, today=today,
+        "providers/detail.html", provider=provider, today=today, as_of=as_of,
         totals=services.training_totals(provider.trainings, today),
-        history=services.history(provider.id), gaps=gaps,
+        history=services.history(provider.id), gaps=gaps, decisions=decisions, us_map=us_map(),
         can_edit=current_user.has_role("manager"), is_held_on=services.is_held_on,
     )
 

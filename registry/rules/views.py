@@ -102,6 +102,8 @@ def edit_rule(code: str, profession: str):
         form.fill_from(current)
         form.effective_from.data = None  # a new version needs its own start date
         return render_template("rules/edit.html", form=form, jurisdiction=found, profession=prof, current=current)
+    if form.validate_on_submit() and "preview" in request.form:
+        return render_template("rules/edit.html", form=form, jurisdiction=found, profession=prof, current=current, impact=_impact(found.code, prof.code, current, form.values()))
     if form.validate_on_submit():
         try:
             new = services.revise_rule(
@@ -133,6 +135,25 @@ def edit_rule(code: str, profession: str):
     if form.current_id.errors or form.current_version.errors:
         form.form_errors.append("The form lost track of which version you started from. Reload the page and edit again.")
     return render_template("rules/edit.html", form=form, jurisdiction=found, profession=prof, current=current), 422
+
+
+def _impact(jurisdiction: str, profession: str, current, values: dict):
+    """Who gains or loses eligibility if the proposed version replaced the current one, on the
+    day it would take effect (today for a correction without a date). Writes nothing."""
+    from registry.eligibility.engine import RuleFacts
+    from registry.eligibility.services import rule_change_impact
+
+    start = values.get("effective_from") or current.effective_from
+    proposed = RuleFacts(
+        jurisdiction=jurisdiction, profession=profession, status=values["status"],
+        min_training_hours=values.get("min_training_hours"), min_practical_hours=values.get("min_practical_hours"),
+        supervised_sessions=values.get("supervised_sessions"), years_licensed=values.get("years_licensed"),
+        board_registration_required=values.get("board_registration_required"),
+        completion_window_months=values.get("completion_window_months"), citation=values.get("citation", ""),
+        source_url=values.get("source_url", ""), effective_from=start,
+    )
+    day = values.get("effective_from") or date.today()
+    return rule_change_impact(jurisdiction, profession, proposed, day)
 
 
 def _refuse_stale(form, jurisdiction, profession, message: str):

@@ -3,17 +3,18 @@
   "use strict";
 
   function mapLabels() {
-    var map = document.getElementById("us-map");
-    var label = document.getElementById("map-label");
-    if (!map || !label) return;
-    var initial = label.textContent;
-    function show(event) {
-      var state = event.target.closest("a.state");
-      if (state) label.textContent = state.dataset.name + " (" + state.dataset.code + "): " + state.dataset.status;
-    }
-    map.addEventListener("mouseover", show);
-    map.addEventListener("focusin", show);
-    map.addEventListener("mouseleave", function () { label.textContent = initial; });
+    document.querySelectorAll("svg.us-map").forEach(function (map) {
+      var label = document.getElementById(map.dataset.label);
+      if (!label) return;
+      var initial = label.textContent;
+      function show(event) {
+        var state = event.target.closest("a.state");
+        if (state) label.textContent = state.dataset.name + " (" + state.dataset.code + "): " + state.dataset.status;
+      }
+      map.addEventListener("mouseover", show);
+      map.addEventListener("focusin", show);
+      map.addEventListener("mouseleave", function () { label.textContent = initial; });
+    });
   }
 
   function sortableTables() {
