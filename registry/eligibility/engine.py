@@ -111,20 +111,25 @@ def requirement_gaps(rule: RuleFacts, credentials: list[CredentialFacts], day: d
     figure for (None) is not invented here.
     """
     gaps: list[Gap] = []
-    trainings = [c for c in credentials if c.kind == "training" and c.held_on(day)]
-    total = sum((c.total_hours for c in trainings), Decimal("0"))
-    practical = sum((c.practical_hours for c in trainings), Decimal("0"))
-    sessions = sum(c.supervised_sessions for c in trainings)
-    if rule.min_training_hours is not None and total < rule.min_training_hours:
-        gaps.append(Gap("training_hours_short", f"Dry-needling training: {_fmt(total)} hours, {rule.jurisdiction} requires {_fmt(rule.min_training_hours)}.", _fmt(total), _fmt(rule.min_training_hours)))
-    if rule.min_practical_hours is not None and practical < rule.min_practical_hours:
-        gaps.append(Gap("practical_hours_short", f"In-person training: {_fmt(practical)} hours, {rule.jurisdiction} requires {_fmt(rule.min_practical_hours)}.", _fmt(practical), _fmt(rule.min_practical_hours)))
-    if rule.min_training_hours is not None and total >= rule.min_training_hours and rule.completion_window_months:
-        within = best_hours_within(trainings, rule.completion_window_months)
-        if within < rule.min_training_hours:
-            gaps.append(Gap("outside_completion_window", f"{rule.jurisdiction} requires {_fmt(rule.min_training_hours)} training hours completed within {rule.completion_window_months} months; the most within any such span is {_fmt(within)}.", _fmt(within), _fmt(rule.min_training_hours)))
-    if rule.supervised_sessions is not None and sessions < rule.supervised_sessions:
-        gaps.append(Gap("supervised_sessions_short", f"Supervised sessions: {sessions}, {rule.jurisdiction} requires {rule.supervised_sessions}.", str(sessions), str(rule.supervised_sessions)))
+    # The training sums are only worked out for the figures the rule states (most state none).
+    if rule.min_training_hours is not None or rule.min_practical_hours is not None or rule.supervised_sessions is not None:
+        trainings = [c for c in credentials if c.kind == "training" and c.held_on(day)]
+        if rule.min_training_hours is not None:
+            total = sum((c.total_hours for c in trainings), Decimal("0"))
+            if total < rule.min_training_hours:
+                gaps.append(Gap("training_hours_short", f"Dry-needling training: {_fmt(total)} hours, {rule.jurisdiction} requires {_fmt(rule.min_training_hours)}.", _fmt(total), _fmt(rule.min_training_hours)))
+        if rule.min_practical_hours is not None:
+            practical = sum((c.practical_hours for c in trainings), Decimal("0"))
+            if practical < rule.min_practical_hours:
+                gaps.append(Gap("practical_hours_short", f"In-person training: {_fmt(practical)} hours, {rule.jurisdiction} requires {_fmt(rule.min_practical_hours)}.", _fmt(practical), _fmt(rule.min_practical_hours)))
+        if rule.min_training_hours is not None and total >= rule.min_training_hours and rule.completion_window_months:
+            within = best_hours_within(trainings, rule.completion_window_months)
+            if within < rule.min_training_hours:
+                gaps.append(Gap("outside_completion_window", f"{rule.jurisdiction} requires {_fmt(rule.min_training_hours)} training hours completed within {rule.completion_window_months} months; the most within any such span is {_fmt(within)}.", _fmt(within), _fmt(rule.min_training_hours)))
+        if rule.supervised_sessions is not None:
+            sessions = sum(c.supervised_sessions for c in trainings)
+            if sessions < rule.supervised_sessions:
+                gaps.append(Gap("supervised_sessions_short", f"Supervised sessions: {sessions}, {rule.jurisdiction} requires {rule.supervised_sessions}.", str(sessions), str(rule.supervised_sessions)))
     if rule.years_licensed is not None:
         starts = [c.starts_on for c in credentials if c.kind == "license" and c.profession == rule.profession and c.starts_on]
         first = min(starts) if starts else None
@@ -170,9 +175,10 @@ def _license_problem(rule: RuleFacts, credentials: list[CredentialFacts], day: d
     """None if a license (or PT Compact privilege) for the profession is held in the
     jurisdiction on ``day``; otherwise the most telling reason why not."""
     mine = [c for c in credentials if c.kind == "license" and c.jurisdiction == rule.jurisdiction and c.profession == rule.profession]
+    if not mine:  # the common case, and what the checks below come to with no license at all
+        return _no_license(rule, day)
     if any(c.held_on(day) for c in mine):
         return None
-    where = f"{rule.jurisdiction} on {day.isoformat()}"
     for status in ("revoked", "suspended", "inactive"):
         if any(c.status == status for c in mine):
             return Gap(_LICENSE_TROUBLE[status], f"The {rule.profession} license in {rule.jurisdiction} is {status}.")
@@ -185,7 +191,21 @@ def _license_problem(rule: RuleFacts, credentials: list[CredentialFacts], day: d
     if any(c.starts_on and c.starts_on > day for c in mine):
         first = min(c.starts_on for c in mine if c.starts_on and c.starts_on > day)
         return Gap("license_not_yet_issued", f"The {rule.profession} license in {rule.jurisdiction} is issued only on {first.isoformat()}.", met_from=first)
-    return Gap("no_license", f"No {rule.profession} license or PT Compact privilege in {where}.")
+    return _no_license(rule, day)
+
+
+def _no_license(rule: RuleFacts, day: date) -> Gap:
+    return Gap("no_license", f"No {rule.profession} license or PT Compact privilege in {rule.jurisdiction} on {day.isoformat()}.")
+
+
+def reads_credentials(rule: RuleFacts | None, *, not_addressed_is_permitted: bool = False) -> bool:
+    """Whether ``decide`` looks at the credentials at all under ``rule``: only under a permitted
+    rule, or a silent one the organisation treats as permitted. Under any other rule (or none)
+    the decision follows from the rule alone, so a batch need not read those credentials.
+    Keep in step with the early returns of ``decide``."""
+    if rule is None:
+        return False
+    return rule.status == "permitted" or (rule.status == "not_addressed" and not_addressed_is_permitted)
 
 
 def decide(
@@ -197,7 +217,10 @@ def decide(
     profession: str,
     not_addressed_is_permitted: bool = False,
 ) -> Decision:
-    """May a clinician with ``credentials`` dry-needle under ``rule`` on ``day``?"""
+    """May a clinician with ``credentials`` dry-needle under ``rule`` on ``day``?
+
+    The credentials are read only when ``reads_credentials(rule, ...)`` is true.
+    """
     def result(outcome: str, reasons: list[Gap], eligible_from: date | None = None) -> Decision:
         return Decision(outcome, jurisdiction, profession, day, rule, tuple(reasons), eligible_from)
 

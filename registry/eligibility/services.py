@@ -5,12 +5,14 @@ a proposed rule, and the worklist. Reads only; nothing here writes or commits.""
 from __future__ import annotations
 
 import bisect
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import String, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import selectinload
 
 from registry.eligibility.engine import (
@@ -19,10 +21,17 @@ from registry.eligibility.engine import (
     Gap,
     RuleFacts,
     decide,
+    reads_credentials,
     requirement_gaps,
 )
 from registry.extensions import db
-from registry.providers.models import CREDENTIAL_MODELS, License, Provider
+from registry.providers.models import (
+    CREDENTIAL_MODELS,
+    BoardRegistration,
+    License,
+    Provider,
+    TrainingRecord,
+)
 from registry.rules.models import RuleVersion
 from registry.rules.services import rules_in_force
 
@@ -106,13 +115,18 @@ def worklist(today: date) -> Worklist:
     return Worklist(today, [i for i in items if i.days_left < 0], expiring, requirement_worklist(today))
 
 
-def requirement_worklist(today: date) -> list[ProviderGaps]:
+def requirement_worklist(today: date, *, provider: Provider | None = None) -> list[ProviderGaps]:
+    """What each active provider (or just ``provider``) lacks for the states where they hold a
+    license whose rule permits dry needling, on ``today``."""
     rules = {(r.jurisdiction_code, r.profession_code): r for r in rules_in_force(today)}
-    providers = db.session.scalars(
-        select(Provider).where(Provider.is_active.is_(True))
-        .options(selectinload(Provider.licenses), selectinload(Provider.trainings), selectinload(Provider.registrations))
-        .order_by(Provider.name)
-    ).all()
+    if provider is not None:
+        providers = [provider]
+    else:
+        providers = db.session.scalars(
+            select(Provider).where(Provider.is_active.is_(True))
+            .options(selectinload(Provider.licenses), selectinload(Provider.trainings), selectinload(Provider.registrations))
+            .order_by(Provider.name)
+        ).all()
     found: list[ProviderGaps] = []
     for provider in providers:
         facts = provider_facts(provider)
@@ -201,30 +215,98 @@ class BatchResult:
     error: str | None = None
 
 
+#: NPIs (and so provider ids) per query in a batch: well under SQLite's bound-parameter limit
+BATCH_CHUNK = 2000
+
+#: the table columns ``credential_facts`` reads, per kind (Core, not ORM: plain rows are cheaper)
+_LICENSE, _TRAINING, _REGISTRATION, _PROVIDER = (m.__table__.c for m in (License, TrainingRecord, BoardRegistration, Provider))
+
+
+def _among(column, values: list):
+    """``column IN values`` with one bound parameter: an array on PostgreSQL, a JSON list read
+    by ``json_each`` on SQLite. An expanding IN of 2,000 values costs more in SQLAlchemy and
+    the driver (a placeholder each to render and parse) than running the query."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    if dialect == "sqlite":
+        listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+        return column.in_(select(listed.c.value))
+    return column.in_(values)
+
+
+def _batch_credentials(provider_ids: list[int]) -> dict[int, list[CredentialFacts]]:
+    """``provider_facts`` for many providers by id, read as plain rows (no ORM objects):
+    licenses, then training records, then registrations, each in its relationship's order.
+    Three queries."""
+    facts: dict[int, list[CredentialFacts]] = {pid: [] for pid in provider_ids}
+    t = _LICENSE
+    rows = db.session.execute(
+        select(t.provider_id, t.jurisdiction_code, t.profession_code, t.status, t.issued_on, t.expires_on, t.ended_on)
+        .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.jurisdiction_code, t.id)
+    )
+    for pid, jurisdiction, profession, status, issued, expires, ended in rows:
+        facts[pid].append(CredentialFacts("license", jurisdiction, profession, status, issued, expires, ended))
+    t = _TRAINING
+    rows = db.session.execute(
+        select(t.provider_id, t.completed_on, t.expires_on, t.ended_on, t.total_hours, t.practical_hours, t.supervised_sessions)
+        .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.completed_on, t.id)
+    )
+    for pid, completed, expires, ended, total, practical, sessions in rows:
+        facts[pid].append(CredentialFacts("training", None, None, "active", completed, expires, ended, total, practical, sessions))
+    t = _REGISTRATION
+    rows = db.session.execute(
+        select(t.provider_id, t.jurisdiction_code, t.status, t.issued_on, t.expires_on, t.ended_on)
+        .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.jurisdiction_code, t.id)
+    )
+    for pid, jurisdiction, status, issued, expires, ended in rows:
+        facts[pid].append(CredentialFacts("registration", jurisdiction, None, status, issued, expires, ended))
+    return facts
+
+
 def evaluate_batch(items: Iterable[BatchItem]) -> list[BatchResult]:
     """Decide many (NPI, jurisdiction, date) triples with a fixed number of queries: the
-    providers with their credentials in chunks, and the rules once."""
+    providers (per chunk of 2,000 NPIs), the rules once, and then, per chunk of 2,000
+    providers, their licenses, training records and registrations.
+
+    Reads plain rows rather than ORM objects (the results carry decisions, not providers),
+    and reads credentials only for providers with at least one question whose rule makes the
+    decision look at them (``reads_credentials``): under a prohibited, unclear or unknown rule,
+    or none, the answer follows from the rule alone.
+    """
     items = list(items)
+    if db.session.autoflush:  # as the ORM would before a query: decide on what the session holds
+        db.session.flush()
     npis = sorted({i.npi for i in items})
-    providers: dict[str, Provider] = {}
-    for start in range(0, len(npis), 2000):
-        chunk = npis[start:start + 2000]
-        for provider in db.session.scalars(
-            select(Provider).where(Provider.npi.in_(chunk))
-            .options(selectinload(Provider.licenses), selectinload(Provider.trainings), selectinload(Provider.registrations))
-        ):
-            providers[provider.npi] = provider
-    facts = {npi: provider_facts(p) for npi, p in providers.items()}
+    providers: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(npis), BATCH_CHUNK):
+        found = db.session.execute(
+            select(_PROVIDER.npi, _PROVIDER.id, _PROVIDER.profession_code).where(_among(_PROVIDER.npi, npis[start:start + BATCH_CHUNK]))
+        )
+        providers.update((npi, (pid, profession)) for npi, pid, profession in found)
     timeline = RuleTimeline()
     policy = silence_is_permission()
-    results = []
+    rules: list[RuleFacts | None] = []
+    wanted: set[int] = set()
     for item in items:
-        provider = providers.get(item.npi)
-        if provider is None:
+        found = providers.get(item.npi)
+        rule = timeline.in_force(item.jurisdiction, found[1], item.day) if found else None
+        rules.append(rule)
+        if found and reads_credentials(rule, not_addressed_is_permitted=policy):
+            wanted.add(found[0])
+    ids = sorted(wanted)
+    facts: dict[int, list[CredentialFacts]] = {}
+    for start in range(0, len(ids), BATCH_CHUNK):
+        facts.update(_batch_credentials(ids[start:start + BATCH_CHUNK]))
+    unread: list[CredentialFacts] = []  # never looked at: see reads_credentials
+    results = []
+    for item, rule in zip(items, rules, strict=True):
+        found = providers.get(item.npi)
+        if found is None:
             results.append(BatchResult(item, None, f"No provider with NPI {item.npi} in the registry."))
             continue
-        rule = timeline.in_force(item.jurisdiction, provider.profession_code, item.day)
-        results.append(BatchResult(item, decide(rule, facts[item.npi], item.day, jurisdiction=item.jurisdiction, profession=provider.profession_code, not_addressed_is_permitted=policy)))
+        pid, profession = found
+        results.append(BatchResult(item, decide(rule, facts.get(pid, unread), item.day, jurisdiction=item.jurisdiction, profession=profession, not_addressed_is_permitted=policy)))
     return results
 
 

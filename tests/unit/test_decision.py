@@ -191,3 +191,16 @@ def test_only_a_permitting_rule_with_a_held_license_is_eligible(rule, creds, day
     if d.eligible:
         assert rule.status == "permitted"
         assert any(c.kind == "license" and c.jurisdiction == "CO" and c.profession == "PT" and c.held_on(day) for c in creds)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), rules), credential_lists, days, st.booleans())
+def test_batch_may_skip_credentials_exactly_when_the_decision_ignores_them(rule, creds, day, silence):
+    """evaluate_batch reads no credentials when reads_credentials() is false: the decision must
+    then be the same without them."""
+    from registry.eligibility.engine import reads_credentials
+
+    if not reads_credentials(rule, not_addressed_is_permitted=silence):
+        with_them = decide(rule, creds, day, jurisdiction="CO", profession="PT", not_addressed_is_permitted=silence)
+        without = decide(rule, [], day, jurisdiction="CO", profession="PT", not_addressed_is_permitted=silence)
+        assert with_them == without
