@@ -15,6 +15,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 ELIGIBLE, NOT_ELIGIBLE, NEEDS_REVIEW = "eligible", "not_eligible", "needs_review"
 
@@ -38,9 +39,12 @@ class RuleFacts:
     version_id: int | None = None
 
 
-@dataclass(frozen=True)
-class CredentialFacts:
-    """A license, registration or training record reduced to what the engine needs."""
+class CredentialFacts(NamedTuple):
+    """A license, registration or training record reduced to what the engine needs.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and several times cheaper
+    to build, which matters when a batch builds tens of thousands of them.
+    """
 
     kind: str  # license | registration | training
     jurisdiction: str | None = None

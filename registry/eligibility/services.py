@@ -8,10 +8,11 @@ import bisect
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Iterable
 
 from flask import current_app
-from sqlalchemy import String, any_, bindparam, func, select
+from sqlalchemy import Date, Numeric, String, any_, bindparam, func, select, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import selectinload
 
@@ -235,32 +236,72 @@ def _among(column, values: list):
     return column.in_(values)
 
 
+class _Decoder:
+    """Dates and numbers of one batch's credential rows.
+
+    psycopg hands back ``date`` and ``Decimal`` itself. SQLite stores them as text and numbers,
+    and SQLAlchemy would parse every cell in Python; there the raw values are read and each
+    distinct one converted once, exactly as SQLAlchemy's own processors would (a date from
+    ISO text, a Numeric(scale=1) as ``Decimal("%.1f" % value)``).
+    """
+
+    def __init__(self, dialect: str) -> None:
+        self.raw = dialect == "sqlite"
+        self._dates: dict = {None: None}
+        self._decimals: dict = {None: None}
+
+    def column(self, column):
+        if self.raw and isinstance(column.type, (Date, Numeric)):
+            return type_coerce(column, String)
+        return column
+
+    def date(self, value):
+        if not self.raw:
+            return value
+        try:
+            return self._dates[value]
+        except KeyError:
+            parsed = self._dates[value] = date.fromisoformat(value)
+            return parsed
+
+    def decimal(self, value):
+        if not self.raw:
+            return value
+        try:
+            return self._decimals[value]
+        except KeyError:
+            parsed = self._decimals[value] = Decimal("%.1f" % float(value))
+            return parsed
+
+
 def _batch_credentials(provider_ids: list[int]) -> dict[int, list[CredentialFacts]]:
     """``provider_facts`` for many providers by id, read as plain rows (no ORM objects):
     licenses, then training records, then registrations, each in its relationship's order.
     Three queries."""
     facts: dict[int, list[CredentialFacts]] = {pid: [] for pid in provider_ids}
+    decode = _Decoder(db.session.get_bind().dialect.name)
+    d, n, c = decode.date, decode.decimal, decode.column
     t = _LICENSE
     rows = db.session.execute(
-        select(t.provider_id, t.jurisdiction_code, t.profession_code, t.status, t.issued_on, t.expires_on, t.ended_on)
+        select(t.provider_id, t.jurisdiction_code, t.profession_code, t.status, c(t.issued_on), c(t.expires_on), c(t.ended_on))
         .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.jurisdiction_code, t.id)
     )
     for pid, jurisdiction, profession, status, issued, expires, ended in rows:
-        facts[pid].append(CredentialFacts("license", jurisdiction, profession, status, issued, expires, ended))
+        facts[pid].append(CredentialFacts("license", jurisdiction, profession, status, d(issued), d(expires), d(ended)))
     t = _TRAINING
     rows = db.session.execute(
-        select(t.provider_id, t.completed_on, t.expires_on, t.ended_on, t.total_hours, t.practical_hours, t.supervised_sessions)
+        select(t.provider_id, c(t.completed_on), c(t.expires_on), c(t.ended_on), c(t.total_hours), c(t.practical_hours), t.supervised_sessions)
         .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.completed_on, t.id)
     )
     for pid, completed, expires, ended, total, practical, sessions in rows:
-        facts[pid].append(CredentialFacts("training", None, None, "active", completed, expires, ended, total, practical, sessions))
+        facts[pid].append(CredentialFacts("training", None, None, "active", d(completed), d(expires), d(ended), n(total), n(practical), sessions))
     t = _REGISTRATION
     rows = db.session.execute(
-        select(t.provider_id, t.jurisdiction_code, t.status, t.issued_on, t.expires_on, t.ended_on)
+        select(t.provider_id, t.jurisdiction_code, t.status, c(t.issued_on), c(t.expires_on), c(t.ended_on))
         .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.jurisdiction_code, t.id)
     )
     for pid, jurisdiction, status, issued, expires, ended in rows:
-        facts[pid].append(CredentialFacts("registration", jurisdiction, None, status, issued, expires, ended))
+        facts[pid].append(CredentialFacts("registration", jurisdiction, None, status, d(issued), d(expires), d(ended)))
     return facts
 
 

@@ -169,7 +169,7 @@ def test_more_training_never_takes_eligibility_away(rule, creds, day, extra):
 @given(rules, credential_lists, days, st.integers(1, 3000))
 def test_a_later_license_expiry_never_takes_eligibility_away(rule, creds, day, extra_days):
     later = [
-        CredentialFacts(**{**c.__dict__, "expires_on": c.expires_on + timedelta(days=extra_days)}) if c.kind == "license" and c.expires_on else c
+        c._replace(expires_on=c.expires_on + timedelta(days=extra_days)) if c.kind == "license" and c.expires_on else c
         for c in creds
     ]
     if judge(rule, creds, day).eligible:
