@@ -41,7 +41,24 @@ class _Parser(FlaskParser):
             return self._handle_invalid_json_error(error, req)
 
 
+#: flask-smorest's shared error responses, by status code
+_ERROR_RESPONSES = {
+    400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+    409: "CONFLICT", 422: "UNPROCESSABLE_ENTITY",
+}
+
+
 class RegistryBlueprint(Blueprint):
     """The flask-smorest Blueprint every API module uses."""
 
     ARGUMENTS_PARSER = _Parser()
+
+    def errors(self, *codes: int):
+        """Document the error responses an endpoint may give, e.g. ``@bp.errors(401, 404)``."""
+
+        def decorator(func):
+            for code in reversed(codes):
+                func = self.alt_response(code, _ERROR_RESPONSES[code])(func)
+            return func
+
+        return decorator

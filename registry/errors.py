@@ -1,10 +1,21 @@
-"""HTML error pages for the browser-facing routes."""
+"""Refused input, and the HTML error pages for the browser-facing routes."""
 
 from __future__ import annotations
 
 from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+
+class InputError(Exception):
+    """Input the domain refuses. ``field`` names the input at fault, so a form, the JSON API
+    or an importer can attach the message to it. Each feature subclasses it."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
 
 _TITLES = {
     400: "Bad request",

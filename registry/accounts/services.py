@@ -9,16 +9,14 @@ from sqlalchemy import func, select
 
 from registry.accounts.models import ROLES, User
 from registry.audit.services import record as audit
+from registry.errors import InputError
 from registry.extensions import db
 
 MIN_PASSWORD_LENGTH = 12
 
 
-class AccountError(Exception):
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class AccountError(InputError):
+    """An account change that cannot be made."""
 
 
 def normalise_email(email: str) -> str:

@@ -68,8 +68,7 @@ class ProviderEligibility(MethodView):
     @role_required(*ALL_ROLES)
     @bp.arguments(EligibilityQueryArgs, location="query", unknown=RAISE)
     @bp.response(200, EligibilityDecisionSchema)
-    @bp.alt_response(401, "UNAUTHORIZED")
-    @bp.alt_response(404, "NOT_FOUND")
+    @bp.errors(401, 404)
     def get(self, args, npi: str):
         """May the provider dry-needle in ``jurisdiction`` on ``date`` (default today)?
 
@@ -86,8 +85,7 @@ class ProviderEligibilityMatrix(MethodView):
     @role_required(*ALL_ROLES)
     @bp.arguments(EligibilityMatrixQueryArgs, location="query", unknown=RAISE)
     @bp.response(200, EligibilityMatrixSchema)
-    @bp.alt_response(401, "UNAUTHORIZED")
-    @bp.alt_response(404, "NOT_FOUND")
+    @bp.errors(401, 404)
     def get(self, args, npi: str):
         """The provider's decision for each jurisdiction on ``date`` (default today).
 
@@ -106,8 +104,7 @@ class EligibilityBatch(MethodView):
     @bp.arguments(EligibilityBatchInput, unknown=RAISE)
     @bp.response(200, EligibilityBatchSchema)
     @bp.alt_response(400, description="No or a wrong CSRF token")
-    @bp.alt_response(401, "UNAUTHORIZED")
-    @bp.alt_response(403, "FORBIDDEN")
+    @bp.errors(401, 403)
     def post(self, body):
         """Decide up to 10,000 (npi, jurisdiction, date) questions at once.
 

@@ -156,7 +156,7 @@ class Providers(MethodView):
     @role_required(*ALL_ROLES)
     @bp.arguments(ProvidersQueryArgs, location="query", unknown=RAISE)
     @bp.response(200, ProviderPageSchema)
-    @bp.alt_response(401, "UNAUTHORIZED")
+    @bp.errors(401)
     def get(self, args):
         """Providers by name, NPI, license jurisdiction and profession, a page at a time.
 
@@ -181,9 +181,7 @@ class Providers(MethodView):
     @role_required(*WRITE_ROLES)
     @bp.arguments(ProviderInput, unknown=RAISE)
     @bp.response(201, ProviderSchema)
-    @bp.alt_response(401, "UNAUTHORIZED")
-    @bp.alt_response(403, "FORBIDDEN")
-    @bp.alt_response(409, "CONFLICT")
+    @bp.errors(401, 403, 409)
     def post(self, values):
         """Add a provider (managers).
 
@@ -198,8 +196,7 @@ class Providers(MethodView):
 class ProviderResource(MethodView):
     @role_required(*ALL_ROLES)
     @bp.response(200, ProviderSchema)
-    @bp.alt_response(401, "UNAUTHORIZED")
-    @bp.alt_response(404, "NOT_FOUND")
+    @bp.errors(401, 404)
     def get(self, npi: str):
         """A provider with every credential (ended ones included) and today's training totals."""
         return provider_or_404(npi)
@@ -207,10 +204,7 @@ class ProviderResource(MethodView):
     @role_required(*WRITE_ROLES)
     @bp.arguments(ProviderPatchInput, unknown=RAISE)
     @bp.response(200, ProviderSchema)
-    @bp.alt_response(401, "UNAUTHORIZED")
-    @bp.alt_response(403, "FORBIDDEN")
-    @bp.alt_response(404, "NOT_FOUND")
-    @bp.alt_response(409, "CONFLICT")
+    @bp.errors(401, 403, 404, 409)
     def patch(self, values, npi: str):
         """Change some of a provider's fields (managers); ``version`` is required.
 
@@ -227,8 +221,7 @@ class ProviderResource(MethodView):
 class ProviderHistory(MethodView):
     @role_required(*ALL_ROLES)
     @bp.response(200, HistoryEventSchema(many=True))
-    @bp.alt_response(401, "UNAUTHORIZED")
-    @bp.alt_response(404, "NOT_FOUND")
+    @bp.errors(401, 404)
     def get(self, npi: str):
         """Every recorded change to the provider and their credentials, newest first."""
         return services.history(provider_or_404(npi).id)
@@ -244,18 +237,14 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
     class Collection(MethodView):
         @role_required(*ALL_ROLES)
         @bp.response(200, output_schema(many=True))
-        @bp.alt_response(401, "UNAUTHORIZED")
-        @bp.alt_response(404, "NOT_FOUND")
+        @bp.errors(401, 404)
         def get(self, npi: str):
             return getattr(provider_or_404(npi), plural)
 
         @role_required(*WRITE_ROLES)
         @bp.arguments(input_schema, unknown=RAISE)
         @bp.response(201, output_schema)
-        @bp.alt_response(401, "UNAUTHORIZED")
-        @bp.alt_response(403, "FORBIDDEN")
-        @bp.alt_response(404, "NOT_FOUND")
-        @bp.alt_response(409, "CONFLICT")
+        @bp.errors(401, 403, 404, 409)
         def post(self, values, npi: str):
             provider = provider_or_404(npi)
             with _saving():
@@ -266,18 +255,14 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
     class Item(MethodView):
         @role_required(*ALL_ROLES)
         @bp.response(200, output_schema)
-        @bp.alt_response(401, "UNAUTHORIZED")
-        @bp.alt_response(404, "NOT_FOUND")
+        @bp.errors(401, 404)
         def get(self, npi: str, credential_id: int):
             return _credential_or_404(provider_or_404(npi), kind, credential_id)
 
         @role_required(*WRITE_ROLES)
         @bp.arguments(patch_schema, unknown=RAISE)
         @bp.response(200, output_schema)
-        @bp.alt_response(401, "UNAUTHORIZED")
-        @bp.alt_response(403, "FORBIDDEN")
-        @bp.alt_response(404, "NOT_FOUND")
-        @bp.alt_response(409, "CONFLICT")
+        @bp.errors(401, 403, 404, 409)
         def patch(self, values, npi: str, credential_id: int):
             credential = _credential_or_404(provider_or_404(npi), kind, credential_id)
             version = values.pop("version")
@@ -289,10 +274,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
         @role_required(*WRITE_ROLES)
         @bp.arguments(EndCredentialInput, unknown=RAISE)
         @bp.response(200, output_schema)
-        @bp.alt_response(401, "UNAUTHORIZED")
-        @bp.alt_response(403, "FORBIDDEN")
-        @bp.alt_response(404, "NOT_FOUND")
-        @bp.alt_response(409, "CONFLICT")
+        @bp.errors(401, 403, 404, 409)
         def post(self, values, npi: str, credential_id: int):
             credential = _credential_or_404(provider_or_404(npi), kind, credential_id)
             with _saving():

@@ -71,6 +71,7 @@ class _Credential:
     """Columns every credential has."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
     #: the day the credential stopped being held (None = still held or simply expired)
     ended_on: Mapped[date | None] = mapped_column(Date)
     end_reason: Mapped[str] = mapped_column(Text, default="")
@@ -83,22 +84,33 @@ class _Credential:
         return {"version_id_col": cls.__table__.c.version_id}
 
 
-class License(_Credential, db.Model):
-    __tablename__ = "license"
-    __table_args__ = (
-        CheckConstraint(_STATUS_CHECK, name="status"),
-        CheckConstraint("expires_on IS NULL OR issued_on IS NULL OR expires_on >= issued_on", name="dates"),
-        UniqueConstraint("provider_id", "jurisdiction_code", "number"),
-        Index("ix_license_expires_on", "expires_on"),
-    )
+class _IssuedCredential(_Credential):
+    """A credential a board issues in one jurisdiction, under a number: a license or a
+    board registration."""
 
-    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
     jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdiction.code"))
-    profession_code: Mapped[str] = mapped_column(ForeignKey("profession.code"))
     number: Mapped[str] = mapped_column(String(64))
     issued_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="active")
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        return (
+            CheckConstraint(_STATUS_CHECK, name="status"),
+            CheckConstraint("expires_on IS NULL OR issued_on IS NULL OR expires_on >= issued_on", name="dates"),
+            UniqueConstraint("provider_id", "jurisdiction_code", "number"),
+            Index(f"ix_{cls.__tablename__}_expires_on", "expires_on"),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} {self.jurisdiction_code} {self.number}>"
+
+
+class License(_IssuedCredential, db.Model):
+    __tablename__ = "license"
+
+    profession_code: Mapped[str] = mapped_column(ForeignKey("profession.code"))
     #: a PT Compact privilege to practise, not a home-state license
     is_compact_privilege: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -106,9 +118,6 @@ class License(_Credential, db.Model):
     jurisdiction = relationship("Jurisdiction", lazy="joined")
 
     KIND = "license"
-
-    def __repr__(self) -> str:
-        return f"<License {self.id} {self.jurisdiction_code} {self.number}>"
 
 
 class TrainingRecord(_Credential, db.Model):
@@ -121,7 +130,6 @@ class TrainingRecord(_Credential, db.Model):
         Index("ix_training_record_expires_on", "expires_on"),
     )
 
-    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
     course_title: Mapped[str] = mapped_column(String(300))
     sponsor: Mapped[str] = mapped_column(String(200), default="")
     #: e.g. APTA, FSBPT, a state chapter
@@ -142,29 +150,13 @@ class TrainingRecord(_Credential, db.Model):
         return f"<TrainingRecord {self.id} {self.course_title!r}>"
 
 
-class BoardRegistration(_Credential, db.Model):
+class BoardRegistration(_IssuedCredential, db.Model):
     __tablename__ = "board_registration"
-    __table_args__ = (
-        CheckConstraint(_STATUS_CHECK, name="status"),
-        CheckConstraint("expires_on IS NULL OR issued_on IS NULL OR expires_on >= issued_on", name="dates"),
-        UniqueConstraint("provider_id", "jurisdiction_code", "number"),
-        Index("ix_board_registration_expires_on", "expires_on"),
-    )
-
-    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
-    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdiction.code"))
-    number: Mapped[str] = mapped_column(String(64))
-    issued_on: Mapped[date | None] = mapped_column(Date)
-    expires_on: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="active")
 
     provider: Mapped[Provider] = relationship(back_populates="registrations")
     jurisdiction = relationship("Jurisdiction", lazy="joined")
 
     KIND = "registration"
-
-    def __repr__(self) -> str:
-        return f"<BoardRegistration {self.id} {self.jurisdiction_code} {self.number}>"
 
 
 CREDENTIAL_MODELS = {"license": License, "training": TrainingRecord, "registration": BoardRegistration}

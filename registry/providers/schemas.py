@@ -214,13 +214,18 @@ class CredentialSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class LicenseSchema(CredentialSchema):
+class IssuedCredentialSchema(CredentialSchema):
+    """What a license and a board registration share."""
+
     jurisdiction = fields.String(attribute="jurisdiction_code")
-    profession = fields.String(attribute="profession_code")
     number = fields.String()
     issued_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
     status = fields.String()
+
+
+class LicenseSchema(IssuedCredentialSchema):
+    profession = fields.String(attribute="profession_code")
     is_compact_privilege = fields.Boolean()
 
 
@@ -235,12 +240,8 @@ class TrainingSchema(CredentialSchema):
     expires_on = fields.Date(allow_none=True)
 
 
-class RegistrationSchema(CredentialSchema):
-    jurisdiction = fields.String(attribute="jurisdiction_code")
-    number = fields.String()
-    issued_on = fields.Date(allow_none=True)
-    expires_on = fields.Date(allow_none=True)
-    status = fields.String()
+class RegistrationSchema(IssuedCredentialSchema):
+    pass
 
 
 class TrainingTotalsSchema(Schema):

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from registry.accounts.models import User
 from registry.audit.models import AuditEvent
 from registry.audit.services import record as audit
+from registry.errors import InputError
 from registry.extensions import db
 from registry.providers.models import (
     CREDENTIAL_MODELS,
@@ -40,13 +41,8 @@ KIND_LABELS = {"license": "license", "training": "training record", "registratio
 AUDIT_TYPES = ("provider", *CREDENTIAL_MODELS)
 
 
-class ProviderError(Exception):
+class ProviderError(InputError):
     """Input the domain refuses; ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class StaleEditError(ProviderError):

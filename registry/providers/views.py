@@ -48,6 +48,11 @@ def _credential_or_404(provider, kind: str, credential_id: int):
     return credential
 
 
+def _section(provider, kind: str):
+    """A save's redirect target: the provider page, at the credential's section."""
+    return lambda _: url_for("providers.provider_page", provider_id=provider.id) + f"#{kind}"
+
+
 def _save(form, template: str, action, *, success: str, target, **context):
     """Run a service call for a validated form, commit, and map refusals to the form.
 
@@ -190,7 +195,7 @@ def credential_new(provider_id: int, kind: str):
     return _save(
         form, "providers/form.html",
         lambda: services.add_credential(kind, provider, form.values(), actor=current_actor()),
-        success=f"Added the {services.KIND_LABELS[kind]}.", target=lambda _: url_for("providers.provider_page", provider_id=provider.id) + f"#{kind}", **context,
+        success=f"Added the {services.KIND_LABELS[kind]}.", target=_section(provider, kind), **context,
     )
 
 
@@ -209,7 +214,7 @@ def credential_edit(provider_id: int, kind: str, credential_id: int):
     return _save(
         form, "providers/form.html",
         lambda: services.update_credential(credential, form.values(), actor=current_actor(), expected_version=form.version.data),
-        success=f"Saved the {services.KIND_LABELS[kind]}.", target=lambda _: url_for("providers.provider_page", provider_id=provider.id) + f"#{kind}", **context,
+        success=f"Saved the {services.KIND_LABELS[kind]}.", target=_section(provider, kind), **context,
     )
 
 
@@ -229,7 +234,7 @@ def credential_end(provider_id: int, kind: str, credential_id: int):
     return _save(
         form, "providers/form.html",
         lambda: services.end_credential(credential, ended_on=form.ended_on.data, reason=form.end_reason.data, actor=current_actor(), expected_version=form.version.data),
-        success=f"Ended the {services.KIND_LABELS[kind]}; it stays in the record.", target=lambda _: url_for("providers.provider_page", provider_id=provider.id) + f"#{kind}", **context,
+        success=f"Ended the {services.KIND_LABELS[kind]}; it stays in the record.", target=_section(provider, kind), **context,
     )
 
 

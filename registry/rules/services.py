@@ -21,6 +21,7 @@ from registry import csvkit
 from registry.audit.services import record as audit
 from registry.csvkit import RowError
 from registry.db import utcnow
+from registry.errors import InputError
 from registry.extensions import db
 from registry.rules import csvio
 from registry.rules.models import Jurisdiction, Profession, RuleVersion
@@ -35,13 +36,8 @@ class Actor:
     label: str
 
 
-class RuleError(Exception):
+class RuleError(InputError):
     """A rule change that cannot be made; ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class StaleRuleError(RuleError):
