@@ -12,9 +12,10 @@ Deterministic: the same facts in any order give the same decision.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 ELIGIBLE, NOT_ELIGIBLE, NEEDS_REVIEW = "eligible", "not_eligible", "needs_review"
@@ -37,6 +38,9 @@ class RuleFacts:
     effective_to: date | None = None
     #: the stored version's id, when there is one (None for a proposed, unsaved version)
     version_id: int | None = None
+    #: not read by ``decide``; carried for the coding gate (None: the sources do not say)
+    written_consent_required: bool | None = None
+    referral_required: bool | None = None
 
 
 class CredentialFacts(NamedTuple):
@@ -68,9 +72,11 @@ class CredentialFacts(NamedTuple):
         return not (self.ended_on and day >= self.ended_on)
 
 
-@dataclass(frozen=True)
-class Gap:
-    """One unmet requirement: a stable code, the figures, and plain words."""
+class Gap(NamedTuple):
+    """One unmet requirement (or a note): a stable code, plain words, and the figures.
+
+    Immutable; a NamedTuple because a batch builds one or two per question.
+    """
 
     code: str
     message: str
@@ -78,12 +84,18 @@ class Gap:
     need: str | None = None
     #: where time alone fixes it, the first day it will be met
     met_from: date | None = None
-    figures: dict = field(default_factory=dict)
 
 
+ZERO = Decimal("0")
+
+
+@lru_cache(maxsize=4096)
 def _fmt(value: Decimal | int) -> str:
+    """A figure for a message: 24 rather than 24.0, 24.5 rather than 24.50. Depends only on
+    the value (equal values, such as 24 and 24.0, share a cache entry), and cached: a batch
+    formats the same few hundred figures over and over."""
     text = format(value, "f") if isinstance(value, Decimal) else str(value)
-    return text[:-2] if text.endswith(".0") else text
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def add_years(day: date, years: Decimal) -> date:
@@ -116,24 +128,25 @@ def requirement_gaps(rule: RuleFacts, credentials: list[CredentialFacts], day: d
     """
     gaps: list[Gap] = []
     # The training sums are only worked out for the figures the rule states (most state none).
-    if rule.min_training_hours is not None or rule.min_practical_hours is not None or rule.supervised_sessions is not None:
+    min_total, min_practical, min_sessions = rule.min_training_hours, rule.min_practical_hours, rule.supervised_sessions
+    if min_total is not None or min_practical is not None or min_sessions is not None:
         trainings = [c for c in credentials if c.kind == "training" and c.held_on(day)]
-        if rule.min_training_hours is not None:
-            total = sum((c.total_hours for c in trainings), Decimal("0"))
-            if total < rule.min_training_hours:
-                gaps.append(Gap("training_hours_short", f"Dry-needling training: {_fmt(total)} hours, {rule.jurisdiction} requires {_fmt(rule.min_training_hours)}.", _fmt(total), _fmt(rule.min_training_hours)))
-        if rule.min_practical_hours is not None:
-            practical = sum((c.practical_hours for c in trainings), Decimal("0"))
-            if practical < rule.min_practical_hours:
-                gaps.append(Gap("practical_hours_short", f"In-person training: {_fmt(practical)} hours, {rule.jurisdiction} requires {_fmt(rule.min_practical_hours)}.", _fmt(practical), _fmt(rule.min_practical_hours)))
-        if rule.min_training_hours is not None and total >= rule.min_training_hours and rule.completion_window_months:
+        if min_total is not None:
+            total = sum([c.total_hours for c in trainings], ZERO)
+            if total < min_total:
+                gaps.append(Gap("training_hours_short", f"Dry-needling training: {_fmt(total)} hours, {rule.jurisdiction} requires {_fmt(min_total)}.", _fmt(total), _fmt(min_total)))
+        if min_practical is not None:
+            practical = sum([c.practical_hours for c in trainings], ZERO)
+            if practical < min_practical:
+                gaps.append(Gap("practical_hours_short", f"In-person training: {_fmt(practical)} hours, {rule.jurisdiction} requires {_fmt(min_practical)}.", _fmt(practical), _fmt(min_practical)))
+        if min_total is not None and total >= min_total and rule.completion_window_months:
             within = best_hours_within(trainings, rule.completion_window_months)
-            if within < rule.min_training_hours:
-                gaps.append(Gap("outside_completion_window", f"{rule.jurisdiction} requires {_fmt(rule.min_training_hours)} training hours completed within {rule.completion_window_months} months; the most within any such span is {_fmt(within)}.", _fmt(within), _fmt(rule.min_training_hours)))
-        if rule.supervised_sessions is not None:
-            sessions = sum(c.supervised_sessions for c in trainings)
-            if sessions < rule.supervised_sessions:
-                gaps.append(Gap("supervised_sessions_short", f"Supervised sessions: {sessions}, {rule.jurisdiction} requires {rule.supervised_sessions}.", str(sessions), str(rule.supervised_sessions)))
+            if within < min_total:
+                gaps.append(Gap("outside_completion_window", f"{rule.jurisdiction} requires {_fmt(min_total)} training hours completed within {rule.completion_window_months} months; the most within any such span is {_fmt(within)}.", _fmt(within), _fmt(min_total)))
+        if min_sessions is not None:
+            sessions = sum([c.supervised_sessions for c in trainings])
+            if sessions < min_sessions:
+                gaps.append(Gap("supervised_sessions_short", f"Supervised sessions: {sessions}, {rule.jurisdiction} requires {min_sessions}.", str(sessions), str(min_sessions)))
     if rule.years_licensed is not None:
         starts = [c.starts_on for c in credentials if c.kind == "license" and c.profession == rule.profession and c.starts_on]
         first = min(starts) if starts else None
@@ -154,8 +167,11 @@ def requirement_gaps(rule: RuleFacts, credentials: list[CredentialFacts], day: d
 
 
 # --- the decision ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """The answer, with the rule version used and every reason. Immutable (a NamedTuple: a
+    batch of 10,000 questions builds 10,000 of them, and a frozen dataclass costs several
+    times more to build)."""
+
     outcome: str  # eligible | not_eligible | needs_review
     jurisdiction: str
     profession: str
@@ -178,11 +194,13 @@ _LICENSE_TROUBLE = {"suspended": "license_suspended", "revoked": "license_revoke
 def _license_problem(rule: RuleFacts, credentials: list[CredentialFacts], day: date) -> Gap | None:
     """None if a license (or PT Compact privilege) for the profession is held in the
     jurisdiction on ``day``; otherwise the most telling reason why not."""
-    mine = [c for c in credentials if c.kind == "license" and c.jurisdiction == rule.jurisdiction and c.profession == rule.profession]
+    jurisdiction, profession = rule.jurisdiction, rule.profession
+    mine = [c for c in credentials if c.jurisdiction == jurisdiction and c.kind == "license" and c.profession == profession]
     if not mine:  # the common case, and what the checks below come to with no license at all
         return _no_license(rule, day)
-    if any(c.held_on(day) for c in mine):
-        return None
+    for c in mine:
+        if c.held_on(day):
+            return None
     for status in ("revoked", "suspended", "inactive"):
         if any(c.status == status for c in mine):
             return Gap(_LICENSE_TROUBLE[status], f"The {rule.profession} license in {rule.jurisdiction} is {status}.")
@@ -212,6 +230,32 @@ def reads_credentials(rule: RuleFacts | None, *, not_addressed_is_permitted: boo
     return rule.status == "permitted" or (rule.status == "not_addressed" and not_addressed_is_permitted)
 
 
+def credential_kinds(rule: RuleFacts | None, *, not_addressed_is_permitted: bool = False) -> frozenset[str]:
+    """Which credentials ``decide`` reads under ``rule``, so that a batch reads no more:
+
+    * nothing when ``reads_credentials`` is false;
+    * ``license``: the licenses held in the rule's jurisdiction (always, otherwise);
+    * ``all_licenses``: every license, only when the rule states a number of years licensed
+      (counted from the earliest license of the profession, wherever it was issued);
+    * ``training``: training records, only when the rule states a training figure;
+    * ``registration``: board registrations, only when the rule requires one.
+
+    Keep in step with ``_license_problem`` and ``requirement_gaps``."""
+    if not reads_credentials(rule, not_addressed_is_permitted=not_addressed_is_permitted):
+        return _NOTHING
+    training = rule.min_training_hours is not None or rule.min_practical_hours is not None or rule.supervised_sessions is not None
+    return _KINDS[training, rule.board_registration_required is True, rule.years_licensed is not None]
+
+
+_NOTHING: frozenset[str] = frozenset()
+_KINDS = {
+    (training, registration, years): frozenset(
+        {"license"} | ({"training"} if training else set()) | ({"registration"} if registration else set()) | ({"all_licenses"} if years else set())
+    )
+    for training in (False, True) for registration in (False, True) for years in (False, True)
+}
+
+
 def decide(
     rule: RuleFacts | None,
     credentials: list[CredentialFacts],
@@ -225,32 +269,45 @@ def decide(
 
     The credentials are read only when ``reads_credentials(rule, ...)`` is true.
     """
-    def result(outcome: str, reasons: list[Gap], eligible_from: date | None = None) -> Decision:
-        return Decision(outcome, jurisdiction, profession, day, rule, tuple(reasons), eligible_from)
-
     if rule is None:
-        return result(NEEDS_REVIEW, [Gap("no_rule_on_record", f"No {profession} rule for {jurisdiction} is on record for {day.isoformat()}: needs review.")])
-    if rule.status == "prohibited":
-        return result(NOT_ELIGIBLE, [Gap("state_prohibits", f"{jurisdiction} does not allow dry needling by this profession ({profession}).")])
-    if rule.status in ("unknown", "unclear"):
-        return result(NEEDS_REVIEW, [Gap(f"rule_{rule.status}", f"The {jurisdiction} rule for {profession} is {rule.status}: needs review, not permission.")])
-    notes: list[Gap] = []
-    if rule.status == "not_addressed":
-        if not not_addressed_is_permitted:
-            return result(NEEDS_REVIEW, [Gap("rule_silent", f"{jurisdiction} law is silent on dry needling by {profession}: needs review (your organisation does not treat silence as permission).")])
-        notes.append(Gap("rule_silent_treated_as_permitted", f"{jurisdiction} law is silent on dry needling by {profession}; your organisation treats silence as permission."))
-    elif rule.status != "permitted":  # pragma: no cover - the statuses are a closed set
-        return result(NEEDS_REVIEW, [Gap("rule_unrecognised", f"Unrecognised rule status '{rule.status}'.")])
+        return Decision(NEEDS_REVIEW, jurisdiction, profession, day, rule, (Gap("no_rule_on_record", f"No {profession} rule for {jurisdiction} is on record for {day.isoformat()}: needs review."),))
+    status = rule.status
+    notes: tuple[Gap, ...] = ()
+    if status != "permitted":
+        if status == "not_addressed" and not_addressed_is_permitted:
+            notes = (_rule_note("rule_silent_treated_as_permitted", jurisdiction, profession),)
+        else:  # the answer follows from the rule alone
+            outcome = NOT_ELIGIBLE if status == "prohibited" else NEEDS_REVIEW
+            return Decision(outcome, jurisdiction, profession, day, rule, (_rule_note(_RULE_ONLY.get(status, "rule_unrecognised"), jurisdiction, profession, status),))
 
-    blocking: list[Gap] = []
     license_problem = _license_problem(rule, credentials, day)
+    blocking = requirement_gaps(rule, credentials, day)
     if license_problem is not None:
-        blocking.append(license_problem)
-    blocking.extend(requirement_gaps(rule, credentials, day))
+        blocking.insert(0, license_problem)
     if not blocking:
         if rule.min_training_hours is None:
-            notes.append(Gap("no_training_figure", f"The sources give no minimum training for {profession} dry needling in {jurisdiction}; the clinician remains responsible for competence."))
-        return result(ELIGIBLE, notes)
+            notes = (*notes, _rule_note("no_training_figure", jurisdiction, profession))
+        return Decision(ELIGIBLE, jurisdiction, profession, day, rule, notes)
     timed = [g.met_from for g in blocking if g.code in ("licensed_too_few_years", "license_not_yet_issued")]
     eligible_from = max(timed) if timed and len(timed) == len(blocking) and all(timed) else None
-    return result(NOT_ELIGIBLE, [*blocking, *notes], eligible_from)
+    return Decision(NOT_ELIGIBLE, jurisdiction, profession, day, rule, (*blocking, *notes), eligible_from)
+
+
+#: the reason when the rule alone settles the answer, by its status (any other: rule_unrecognised)
+_RULE_ONLY = {"prohibited": "state_prohibits", "unknown": "rule_unknown", "unclear": "rule_unclear", "not_addressed": "rule_silent"}
+
+
+@lru_cache(maxsize=2048)
+def _rule_note(code: str, jurisdiction: str, profession: str, status: str = "") -> Gap:
+    """A reason that depends only on the rule's state and profession: built once for each (the
+    Gap is immutable, so every decision may share it)."""
+    message = {
+        "state_prohibits": f"{jurisdiction} does not allow dry needling by this profession ({profession}).",
+        "rule_unknown": f"The {jurisdiction} rule for {profession} is unknown: needs review, not permission.",
+        "rule_unclear": f"The {jurisdiction} rule for {profession} is unclear: needs review, not permission.",
+        "rule_silent": f"{jurisdiction} law is silent on dry needling by {profession}: needs review (your organisation does not treat silence as permission).",
+        "rule_silent_treated_as_permitted": f"{jurisdiction} law is silent on dry needling by {profession}; your organisation treats silence as permission.",
+        "no_training_figure": f"The sources give no minimum training for {profession} dry needling in {jurisdiction}; the clinician remains responsible for competence.",
+        "rule_unrecognised": f"Unrecognised rule status '{status}'.",
+    }[code]
+    return Gap(code, message)

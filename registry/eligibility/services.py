@@ -5,14 +5,16 @@ a proposed rule, and the worklist. Reads only; nothing here writes or commits.""
 from __future__ import annotations
 
 import bisect
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from flask import current_app
-from sqlalchemy import Date, Numeric, String, any_, bindparam, func, select, type_coerce
+from sqlalchemy import Date, Numeric, String, any_, bindparam, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import selectinload
 
@@ -21,8 +23,8 @@ from registry.eligibility.engine import (
     Decision,
     Gap,
     RuleFacts,
+    credential_kinds,
     decide,
-    reads_credentials,
     requirement_gaps,
 )
 from registry.extensions import db
@@ -47,7 +49,8 @@ def rule_facts(rule) -> RuleFacts:
         board_registration_required=rule.board_registration_required,
         completion_window_months=rule.completion_window_months, citation=rule.citation,
         source_url=rule.source_url, effective_from=rule.effective_from, effective_to=rule.effective_to,
-        version_id=rule.id,
+        version_id=rule.id, written_consent_required=rule.written_consent_required,
+        referral_required=rule.referral_required,
     )
 
 
@@ -182,42 +185,37 @@ class RuleTimeline:
     """
 
     def __init__(self) -> None:
-        self._by_pair: dict[tuple[str, str], list[RuleFacts]] = {}
-        self._starts: dict[tuple[str, str], list[date]] = {}
+        #: (jurisdiction, profession) -> (start days, versions), both sorted by start
+        self._pairs: dict[tuple[str, str], tuple[list[date], list[RuleFacts]]] = {}
         versions = db.session.scalars(select(RuleVersion).where(RuleVersion.superseded_at.is_(None))).all()
         for version in sorted(versions, key=lambda v: (v.jurisdiction_code, v.profession_code, v.effective_from or date.min)):
-            pair = (version.jurisdiction_code, version.profession_code)
-            self._by_pair.setdefault(pair, []).append(rule_facts(version))
-            self._starts.setdefault(pair, []).append(version.effective_from or date.min)
+            starts, rules = self._pairs.setdefault((version.jurisdiction_code, version.profession_code), ([], []))
+            starts.append(version.effective_from or date.min)
+            rules.append(rule_facts(version))
 
     def in_force(self, jurisdiction: str, profession: str, day: date) -> RuleFacts | None:
-        starts = self._starts.get((jurisdiction, profession))
-        if not starts:
+        pair = self._pairs.get((jurisdiction, profession))
+        if pair is None:
             return None
-        index = bisect.bisect_right(starts, day) - 1
+        index = bisect.bisect_right(pair[0], day) - 1
         if index < 0:
             return None
-        rule = self._by_pair[(jurisdiction, profession)][index]
+        rule = pair[1][index]
         return rule if rule.effective_to is None or day < rule.effective_to else None
 
 
-@dataclass(frozen=True)
-class BatchItem:
+class BatchItem(NamedTuple):
     npi: str
     jurisdiction: str
     day: date
 
 
-@dataclass(frozen=True)
-class BatchResult:
+class BatchResult(NamedTuple):
     item: BatchItem
     decision: Decision | None
     #: set instead of a decision when the NPI is not in the registry
     error: str | None = None
 
-
-#: NPIs (and so provider ids) per query in a batch: well under SQLite's bound-parameter limit
-BATCH_CHUNK = 2000
 
 #: the table columns ``credential_facts`` reads, per kind (Core, not ORM: plain rows are cheaper)
 _LICENSE, _TRAINING, _REGISTRATION, _PROVIDER = (m.__table__.c for m in (License, TrainingRecord, BoardRegistration, Provider))
@@ -225,7 +223,7 @@ _LICENSE, _TRAINING, _REGISTRATION, _PROVIDER = (m.__table__.c for m in (License
 
 def _among(column, values: list):
     """``column IN values`` with one bound parameter: an array on PostgreSQL, a JSON list read
-    by ``json_each`` on SQLite. An expanding IN of 2,000 values costs more in SQLAlchemy and
+    by ``json_each`` on SQLite, whatever the number of values. An expanding IN of thousands of values costs more in SQLAlchemy and
     the driver (a placeholder each to render and parse) than running the query."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -236,118 +234,169 @@ def _among(column, values: list):
     return column.in_(values)
 
 
+class _Parsed(dict):
+    """Each distinct raw value of a batch, parsed once: ``parsed[raw]`` is a dict look-up
+    (in C) for every value seen before, and calls ``parse`` only for a new one."""
+
+    def __init__(self, parse) -> None:
+        super().__init__({None: None})
+        self._parse = parse
+
+    def __missing__(self, raw):
+        value = self[raw] = self._parse(raw)
+        return value
+
+
+def _same(value):
+    return value
+
+
 class _Decoder:
     """Dates and numbers of one batch's credential rows.
 
     psycopg hands back ``date`` and ``Decimal`` itself. SQLite stores them as text and numbers,
     and SQLAlchemy would parse every cell in Python; there the raw values are read and each
     distinct one converted once, exactly as SQLAlchemy's own processors would (a date from
-    ISO text, a Numeric(scale=1) as ``Decimal("%.1f" % value)``).
+    ISO text, a Numeric(scale=1) as ``Decimal("%.1f" % value)``). ``date`` and ``decimal``
+    are bound ``dict.__getitem__`` methods: a batch calls them some 100,000 times.
     """
 
     def __init__(self, dialect: str) -> None:
         self.raw = dialect == "sqlite"
-        self._dates: dict = {None: None}
-        self._decimals: dict = {None: None}
+        parse_date, parse_decimal = (date.fromisoformat, _decimal_from_float) if self.raw else (_same, _same)
+        self.date = _Parsed(parse_date).__getitem__
+        self.decimal = _Parsed(parse_decimal).__getitem__
 
     def column(self, column):
         if self.raw and isinstance(column.type, (Date, Numeric)):
             return type_coerce(column, String)
         return column
 
-    def date(self, value):
-        if not self.raw:
-            return value
-        try:
-            return self._dates[value]
-        except KeyError:
-            parsed = self._dates[value] = date.fromisoformat(value)
-            return parsed
 
-    def decimal(self, value):
-        if not self.raw:
-            return value
-        try:
-            return self._decimals[value]
-        except KeyError:
-            parsed = self._decimals[value] = Decimal("%.1f" % float(value))
-            return parsed
+def _decimal_from_float(value) -> Decimal:
+    return Decimal("%.1f" % float(value))
 
 
-def _batch_credentials(provider_ids: list[int]) -> dict[int, list[CredentialFacts]]:
-    """``provider_facts`` for many providers by id, read as plain rows (no ORM objects):
-    licenses, then training records, then registrations, each in its relationship's order.
-    Three queries."""
-    facts: dict[int, list[CredentialFacts]] = {pid: [] for pid in provider_ids}
+def _batch_credentials(wanted: dict[str, set]) -> dict[int, list[CredentialFacts]]:
+    """``provider_facts`` for many providers, read as plain rows (no ORM objects), but only
+    what their questions need (see ``credential_kinds``). ``wanted`` holds, by kind:
+    ``license``, ``"<provider id> <jurisdiction>"`` keys (the licenses a provider holds in a
+    state asked about); ``all_licenses``, ``training`` and ``registration``, provider ids.
+    At most one query per kind of credential; the rows come in no particular order, which
+    ``decide`` does not depend on."""
+    facts: dict[int, list[CredentialFacts]] = {}
+    held = facts.setdefault
     decode = _Decoder(db.session.get_bind().dialect.name)
     d, n, c = decode.date, decode.decimal, decode.column
-    t = _LICENSE
-    rows = db.session.execute(
-        select(t.provider_id, t.jurisdiction_code, t.profession_code, t.status, c(t.issued_on), c(t.expires_on), c(t.ended_on))
-        .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.jurisdiction_code, t.id)
-    )
-    for pid, jurisdiction, profession, status, issued, expires, ended in rows:
-        facts[pid].append(CredentialFacts("license", jurisdiction, profession, status, d(issued), d(expires), d(ended)))
-    t = _TRAINING
-    rows = db.session.execute(
-        select(t.provider_id, c(t.completed_on), c(t.expires_on), c(t.ended_on), c(t.total_hours), c(t.practical_hours), t.supervised_sessions)
-        .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.completed_on, t.id)
-    )
-    for pid, completed, expires, ended, total, practical, sessions in rows:
-        facts[pid].append(CredentialFacts("training", None, None, "active", d(completed), d(expires), d(ended), n(total), n(practical), sessions))
-    t = _REGISTRATION
-    rows = db.session.execute(
-        select(t.provider_id, t.jurisdiction_code, t.status, c(t.issued_on), c(t.expires_on), c(t.ended_on))
-        .where(_among(t.provider_id, provider_ids)).order_by(t.provider_id, t.jurisdiction_code, t.id)
-    )
-    for pid, jurisdiction, status, issued, expires, ended in rows:
-        facts[pid].append(CredentialFacts("registration", jurisdiction, None, status, d(issued), d(expires), d(ended)))
+    # tuple.__new__ straight away: the same CredentialFacts, without a Python-level __new__
+    # frame per row (a batch builds tens of thousands). Fields in CredentialFacts' order.
+    make, facts_type, zero = tuple.__new__, CredentialFacts, Decimal("0")
+    if wanted.get("license") or wanted.get("all_licenses"):
+        t = _LICENSE
+        everywhere = sorted(wanted.get("all_licenses", ()))
+        here = sorted(wanted.get("license", ()))
+        ids = sorted({int(key.split(" ", 1)[0]) for key in here}.union(everywhere))
+        key = cast(t.provider_id, String) + " " + t.jurisdiction_code
+        rows = db.session.execute(
+            select(t.provider_id, t.jurisdiction_code, t.profession_code, t.status, c(t.issued_on), c(t.expires_on), c(t.ended_on))
+            .where(_among(t.provider_id, ids), or_(_among(key, here), _among(t.provider_id, everywhere)))
+        ).all()
+        for pid, jurisdiction, profession, status, issued, expires, ended in rows:
+            held(pid, []).append(make(facts_type, ("license", jurisdiction, profession, status, d(issued), d(expires), d(ended), zero, zero, 0)))
+    if wanted.get("training"):
+        t = _TRAINING
+        rows = db.session.execute(
+            select(t.provider_id, c(t.completed_on), c(t.expires_on), c(t.ended_on), c(t.total_hours), c(t.practical_hours), t.supervised_sessions)
+            .where(_among(t.provider_id, sorted(wanted["training"])))
+        ).all()
+        for pid, completed, expires, ended, total, practical, sessions in rows:
+            held(pid, []).append(make(facts_type, ("training", None, None, "active", d(completed), d(expires), d(ended), n(total), n(practical), sessions)))
+    if wanted.get("registration"):
+        t = _REGISTRATION
+        rows = db.session.execute(
+            select(t.provider_id, t.jurisdiction_code, t.status, c(t.issued_on), c(t.expires_on), c(t.ended_on))
+            .where(_among(t.provider_id, sorted(wanted["registration"])))
+        ).all()
+        for pid, jurisdiction, status, issued, expires, ended in rows:
+            held(pid, []).append(make(facts_type, ("registration", jurisdiction, None, status, d(issued), d(expires), d(ended), zero, zero, 0)))
     return facts
 
 
+@contextmanager
+def _collector_paused():
+    """Pause CPython's cyclic garbage collector for the span of a batch.
+
+    A batch builds some 100,000 short-lived tuples (facts, reasons, decisions), none in a
+    reference cycle, so reference counting frees every one of them; but their numbers set off
+    several full collections per batch, each walking the whole heap, which cost about a
+    third of the batch's time. Collections resume afterwards (and only if they were on, so
+    nested or concurrent batches leave the setting as they found it).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def evaluate_batch(items: Iterable[BatchItem]) -> list[BatchResult]:
-    """Decide many (NPI, jurisdiction, date) triples with a fixed number of queries: the
-    providers (per chunk of 2,000 NPIs), the rules once, and then, per chunk of 2,000
-    providers, their licenses, training records and registrations.
+    """Decide many (NPI, jurisdiction, date) triples with a fixed number of queries, whatever
+    their number (at most ``MAX_BATCH``): the providers, the live rule versions, and then
+    licenses, training records and registrations, one query each.
 
     Reads plain rows rather than ORM objects (the results carry decisions, not providers),
-    and reads credentials only for providers with at least one question whose rule makes the
-    decision look at them (``reads_credentials``): under a prohibited, unclear or unknown rule,
-    or none, the answer follows from the rule alone.
+    and reads only the credentials some question's rule makes the decision look at
+    (``credential_kinds``): none under a prohibited, unclear or unknown rule, or none at all;
+    training records only under a rule with a training figure; registrations only under a
+    rule that requires one. Every list of keys goes to the database as one bound parameter
+    (see ``_among``), so no query grows with the batch.
     """
     items = list(items)
     if db.session.autoflush:  # as the ORM would before a query: decide on what the session holds
         db.session.flush()
-    npis = sorted({i.npi for i in items})
-    providers: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(npis), BATCH_CHUNK):
+    with _collector_paused():
         found = db.session.execute(
-            select(_PROVIDER.npi, _PROVIDER.id, _PROVIDER.profession_code).where(_among(_PROVIDER.npi, npis[start:start + BATCH_CHUNK]))
-        )
-        providers.update((npi, (pid, profession)) for npi, pid, profession in found)
-    timeline = RuleTimeline()
-    policy = silence_is_permission()
-    rules: list[RuleFacts | None] = []
-    wanted: set[int] = set()
-    for item in items:
-        found = providers.get(item.npi)
-        rule = timeline.in_force(item.jurisdiction, found[1], item.day) if found else None
-        rules.append(rule)
-        if found and reads_credentials(rule, not_addressed_is_permitted=policy):
-            wanted.add(found[0])
-    ids = sorted(wanted)
-    facts: dict[int, list[CredentialFacts]] = {}
-    for start in range(0, len(ids), BATCH_CHUNK):
-        facts.update(_batch_credentials(ids[start:start + BATCH_CHUNK]))
-    unread: list[CredentialFacts] = []  # never looked at: see reads_credentials
-    results = []
-    for item, rule in zip(items, rules, strict=True):
-        found = providers.get(item.npi)
-        if found is None:
-            results.append(BatchResult(item, None, f"No provider with NPI {item.npi} in the registry."))
-            continue
-        pid, profession = found
-        results.append(BatchResult(item, decide(rule, facts.get(pid, unread), item.day, jurisdiction=item.jurisdiction, profession=profession, not_addressed_is_permitted=policy)))
+            select(_PROVIDER.npi, _PROVIDER.id, _PROVIDER.profession_code).where(_among(_PROVIDER.npi, list({i.npi for i in items})))
+        ).all()
+        providers: dict[str, tuple[int, str]] = {npi: (pid, profession) for npi, pid, profession in found}
+        timeline = RuleTimeline()
+        policy = silence_is_permission()
+        asked: list[tuple[BatchItem, tuple[int, str] | None, RuleFacts | None]] = []
+        wanted: dict[str, set] = {"license": set(), "all_licenses": set(), "training": set(), "registration": set()}
+        here = wanted["license"]
+        #: id(rule) -> (does it read licenses here, the provider-id sets of ``wanted`` its
+        #: questions add to): credential_kinds, worked out once per rule version
+        needs: dict[int, tuple[bool, list[set]]] = {}
+        for item in items:
+            provider = providers.get(item.npi)
+            if provider is None:
+                asked.append((item, None, None))
+                continue
+            rule = timeline.in_force(item.jurisdiction, provider[1], item.day)
+            asked.append((item, provider, rule))
+            try:
+                licenses_here, targets = needs[id(rule)]
+            except KeyError:
+                kinds = credential_kinds(rule, not_addressed_is_permitted=policy)
+                licenses_here, targets = needs[id(rule)] = ("license" in kinds, [wanted[k] for k in kinds if k != "license"])
+            if licenses_here:
+                here.add(f"{provider[0]} {item.jurisdiction}")
+            for target in targets:
+                target.add(provider[0])
+        facts = _batch_credentials(wanted)
+        unread: list[CredentialFacts] = []  # nothing held, or never looked at: see credential_kinds
+        results: list[BatchResult] = []
+        append = results.append
+        for item, provider, rule in asked:
+            if provider is None:
+                append(BatchResult(item, None, f"No provider with NPI {item.npi} in the registry."))
+            else:
+                append(BatchResult(item, decide(rule, facts.get(provider[0], unread), item.day, jurisdiction=item.jurisdiction, profession=provider[1], not_addressed_is_permitted=policy)))
+        # Let the working data go while collections are still paused: freed by reference
+        # counting now, it is not there for the first collection after the pause to walk.
+        del facts, asked, found, providers, wanted, here, needs
     return results
 
 

@@ -204,3 +204,37 @@ def test_batch_may_skip_credentials_exactly_when_the_decision_ignores_them(rule,
         with_them = decide(rule, creds, day, jurisdiction="CO", profession="PT", not_addressed_is_permitted=silence)
         without = decide(rule, [], day, jurisdiction="CO", profession="PT", not_addressed_is_permitted=silence)
         assert with_them == without
+
+
+def only_kinds(creds, kinds, jurisdiction):
+    """What evaluate_batch reads for one question, given credential_kinds."""
+    def wanted(c):
+        if c.kind == "license":
+            return "all_licenses" in kinds or ("license" in kinds and c.jurisdiction == jurisdiction)
+        return c.kind in kinds
+    return [c for c in creds if wanted(c)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.none(), rules), credential_lists, days, st.booleans())
+def test_reading_only_the_kinds_named_gives_the_same_decision(rule, creds, day, silence):
+    """evaluate_batch reads only what credential_kinds() names (licenses in the state asked
+    about, every license only under a years-licensed rule, training records and registrations
+    only where the rule looks at them): the decision must be the same as with everything."""
+    from registry.eligibility.engine import credential_kinds
+
+    kinds = credential_kinds(rule, not_addressed_is_permitted=silence)
+    everything = decide(rule, creds, day, jurisdiction="CO", profession="PT", not_addressed_is_permitted=silence)
+    read = decide(rule, only_kinds(creds, kinds, "CO"), day, jurisdiction="CO", profession="PT", not_addressed_is_permitted=silence)
+    assert read == everything
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (Decimal("24"), "24"), (Decimal("24.0"), "24"), (Decimal("24.50"), "24.5"), (Decimal("0.5"), "0.5"),
+    (Decimal("0"), "0"), (Decimal("100"), "100"), (Decimal("100.0"), "100"), (7, "7"), (Decimal("1E+2"), "100"),
+])
+def test_figures_read_the_same_whatever_their_representation(value, text):
+    from registry.eligibility.engine import _fmt
+
+    assert _fmt(value) == text
+    assert _fmt(Decimal(text)) == text  # an equal value asked first or later gives the same text
