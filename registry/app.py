@@ -50,6 +50,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
+    from registry.coding.api import bp as coding_api
     from registry.eligibility.api import bp as eligibility_api
     from registry.eligibility.views import bp as eligibility_bp
     from registry.extensions import api, csrf
@@ -68,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(rules_api, url_prefix="/api/v1")
     api.register_blueprint(providers_api, url_prefix="/api/v1")
     api.register_blueprint(eligibility_api, url_prefix="/api/v1")
+    api.register_blueprint(coding_api, url_prefix="/api/v1")
 
 
 def register_commands(app: Flask) -> None:
