@@ -26,6 +26,7 @@ def upgrade():
     sa.Column('actor', sa.String(length=254), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('batch_key', sa.String(length=36), nullable=True),
+    sa.Column('batch_position', sa.Integer(), nullable=False),
     sa.Column('npi', sa.String(length=10), nullable=False),
     sa.Column('jurisdiction_code', sa.String(length=2), nullable=False),
     sa.Column('date_of_service', sa.Date(), nullable=False),

@@ -54,6 +54,8 @@ class CodingCheck(db.Model):
     channel: Mapped[str] = mapped_column(String(16))
     #: the same for every visit of one batch request or CSV upload
     batch_key: Mapped[str | None] = mapped_column(String(36), index=True)
+    #: the visit's place in its request or upload, from 1 (a CSV upload's row, a batch's item)
+    batch_position: Mapped[int] = mapped_column(Integer, default=1)
 
     npi: Mapped[str] = mapped_column(String(10))
     jurisdiction_code: Mapped[str] = mapped_column(String(2))

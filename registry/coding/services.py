@@ -89,10 +89,10 @@ def edit_to_json(edit: gate.Edit) -> dict[str, Any]:
     return plain
 
 
-def _row(visit: gate.Visit, result: gate.GateResult, decision: Decision | None, *, actor: Actor, channel: str, batch_key: str | None, now: datetime) -> dict[str, Any]:
+def _row(visit: gate.Visit, result: gate.GateResult, decision: Decision | None, *, actor: Actor, channel: str, batch_key: str | None, position: int, now: datetime) -> dict[str, Any]:
     rule = decision.rule if decision else None
     return {
-        "checked_at": now, "actor_id": actor.id, "actor": actor.label, "channel": channel, "batch_key": batch_key,
+        "checked_at": now, "actor_id": actor.id, "actor": actor.label, "channel": channel, "batch_key": batch_key, "batch_position": position,
         "npi": visit.npi, "jurisdiction_code": visit.jurisdiction, "date_of_service": visit.day,
         "payer_type": visit.payer_type, "payer_name": visit.payer_name,
         "profession_code": decision.profession if decision else None,
@@ -131,10 +131,16 @@ def check_visits(visits: Iterable[gate.Visit], *, actor: Actor, channel: str, ta
     answers = run_gate(visits, tables=tables)
     now = utcnow()
     batch_key = str(uuid.uuid4()) if len(visits) > 1 or channel in ("api_batch", "csv") else None
-    rows = [_row(v, result, decision, actor=actor, channel=channel, batch_key=batch_key, now=now) for v, (result, decision) in zip(visits, answers, strict=True)]
-    ids = db.session.scalars(
-        insert(CodingCheck).returning(CodingCheck.id, sort_by_parameter_order=True), rows
-    ).all()
+    rows = [
+        _row(v, result, decision, actor=actor, channel=channel, batch_key=batch_key, position=position, now=now)
+        for position, (v, (result, decision)) in enumerate(zip(visits, answers, strict=True), start=1)
+    ]
+    # RETURNING the position rather than asking for the rows back in order: SQLite cannot
+    # promise that order, and SQLAlchemy would then fall back to one INSERT per visit.
+    # (Core, not the ORM's bulk INSERT, which splits the rows into many statements.)
+    table = CodingCheck.__table__
+    returned = db.session.execute(insert(table).returning(table.c.id, table.c.batch_position), rows).all()
+    ids = [check_id for check_id, _position in sorted(returned, key=lambda r: r[1])]
     return [CheckOutcome(check_id, v, result, decision) for check_id, v, (result, decision) in zip(ids, visits, answers, strict=True)]
 
 
