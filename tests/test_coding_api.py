@@ -153,6 +153,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(app, biller):
                 event.remove(db.engine, "before_cursor_execute", listener)
         return len(seen)
 
+    statements(5)  # the first request also reads the live rule versions, kept for later ones
     assert statements(10) == statements(250)
 
 

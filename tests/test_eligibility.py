@@ -111,3 +111,31 @@ def test_impact_of_a_proposed_rule(pt):
     assert len(eligibility.rule_change_impact("WA", "PT", looser, date(2025, 3, 14)).lose) == 1
     ca_allows = RuleFacts("CA", "PT", "permitted")
     assert [p.name for p, _, _ in eligibility.rule_change_impact("CA", "PT", ca_allows, date(2025, 3, 14)).gain] == ["Pat Table"]
+
+
+def _revise_wa(values: dict, start: date):
+    from registry.rules import services as rules
+    from registry.rules.csvio import CONTENT_COLUMNS
+
+    current = rules.current_rule("WA", "PT")
+    content = {c: getattr(current, c) for c in CONTENT_COLUMNS if c != "effective_to"}
+    content.update(values, effective_from=start)
+    rules.revise_rule("WA", "PT", content, reason="test", actor=ACTOR, expected_id=current.id, expected_version=current.version_id)
+
+
+def test_batches_see_a_rule_change_at_once_and_forget_one_rolled_back(app, pt):
+    """The live rule versions are kept between batches (rule_timeline): a change, committed
+    or only flushed in the same transaction, is seen by the next batch; a change rolled back
+    is forgotten again."""
+    item = eligibility.BatchItem(pt.npi, "WA", date(2025, 3, 14))
+    db.session.commit()
+    assert eligibility.evaluate_batch([item])[0].decision.eligible
+    _revise_wa({"status": "prohibited", "citation": "test: rolled back"}, date(2025, 1, 1))
+    db.session.flush()
+    assert eligibility.evaluate_batch([item])[0].decision.rule.citation == "test: rolled back"
+    db.session.rollback()
+    assert eligibility.evaluate_batch([item])[0].decision.eligible
+    _revise_wa({"min_training_hours": Decimal("500"), "citation": "test: 500 hours"}, date(2025, 1, 1))
+    db.session.commit()
+    decision = eligibility.evaluate_batch([item])[0].decision
+    assert decision.rule.citation == "test: 500 hours" and [r.code for r in decision.reasons][:1] == ["training_hours_short"]

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache, partial
 from typing import Iterable, NamedTuple
 
 from flask import current_app
@@ -181,7 +182,8 @@ class RuleTimeline:
     """Every live rule version, loaded once, answering 'in force on day' without queries.
 
     Rule versions only ever gain an ``effective_to`` or get superseded, so a timeline built at
-    the start of a request is exact for that request.
+    the start of a request is exact for that request; ``rule_timeline()`` keeps one between
+    requests for as long as no version changes.
     """
 
     def __init__(self) -> None:
@@ -204,6 +206,32 @@ class RuleTimeline:
         return rule if rule.effective_to is None or day < rule.effective_to else None
 
 
+_V = RuleVersion.__table__.c
+_TIMELINE_STAMP = select(func.count(), func.max(_V.id), func.sum(_V.version_id), func.max(_V.recorded_at), func.max(_V.superseded_at))
+
+
+def rule_timeline() -> RuleTimeline:
+    """The live rule versions as a ``RuleTimeline``, kept by the app between requests and
+    built again only when the rule versions change.
+
+    Loading the 133-odd versions as ORM objects took most of a one-visit coding check. A
+    cheap aggregate now tells whether anything changed: every change to a version goes
+    through the ORM (which bumps its ``version_id``) or adds a version (a new ``id`` and
+    ``recorded_at``), so the row count, the largest id, the sum of the version counters and
+    the latest ``recorded_at`` and ``superseded_at`` move with any change, whichever worker
+    made it. Read in the caller's transaction, so a request sees the rules its own
+    transaction sees; a timeline built from changes later rolled back is simply replaced by
+    the next request, whose aggregate differs."""
+    stamp = tuple(db.session.execute(_TIMELINE_STAMP).one())
+    cache = current_app.extensions.setdefault("registry.rule_timeline", {})
+    cached = cache.get("timeline")
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    timeline = RuleTimeline()
+    cache["timeline"] = (stamp, timeline)
+    return timeline
+
+
 class BatchItem(NamedTuple):
     npi: str
     jurisdiction: str
@@ -221,17 +249,52 @@ class BatchResult(NamedTuple):
 _LICENSE, _TRAINING, _REGISTRATION, _PROVIDER = (m.__table__.c for m in (License, TrainingRecord, BoardRegistration, Provider))
 
 
-def _among(column, values: list):
-    """``column IN values`` with one bound parameter: an array on PostgreSQL, a JSON list read
-    by ``json_each`` on SQLite, whatever the number of values. An expanding IN of thousands of values costs more in SQLAlchemy and
-    the driver (a placeholder each to render and parse) than running the query."""
-    dialect = db.session.get_bind().dialect.name
+def _among(column, name: str, dialect: str):
+    """``column IN (the list bound as :name)`` with one bound parameter: an array on
+    PostgreSQL, a JSON list read by ``json_each`` on SQLite, whatever the number of values (an
+    expanding IN of thousands of values costs more in SQLAlchemy and the driver, a placeholder
+    each to render and parse, than running the query). Bind the values with ``_listed``."""
     if dialect == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     if dialect == "sqlite":
-        listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+        listed = func.json_each(bindparam(name, type_=String)).table_valued("value")
         return column.in_(select(listed.c.value))
-    return column.in_(values)
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _listed(values: list, dialect: str):
+    return json.dumps(values) if dialect == "sqlite" else values
+
+
+@dataclass(frozen=True)
+class _BatchQueries:
+    """The batch's queries, built once per dialect with named parameters: building SQL
+    expressions costs more than a small batch's queries take to run."""
+
+    dialect: str
+    providers: object
+    licenses: object
+    trainings: object
+    registrations: object
+
+
+@lru_cache(maxsize=4)
+def _batch_queries(dialect: str) -> _BatchQueries:
+    c = _Decoder(dialect).column
+    p, lic, tr, reg = _PROVIDER, _LICENSE, _TRAINING, _REGISTRATION
+    key = cast(lic.provider_id, String) + " " + lic.jurisdiction_code
+    return _BatchQueries(
+        dialect,
+        providers=select(p.npi, p.id, p.profession_code).where(_among(p.npi, "npis", dialect)),
+        # the licenses held in the states asked about ("<provider id> <jurisdiction>" keys),
+        # and every license of the providers in ``everywhere``
+        licenses=select(lic.provider_id, lic.jurisdiction_code, lic.profession_code, lic.status, c(lic.issued_on), c(lic.expires_on), c(lic.ended_on))
+        .where(_among(lic.provider_id, "ids", dialect), or_(_among(key, "keys", dialect), _among(lic.provider_id, "everywhere", dialect))),
+        trainings=select(tr.provider_id, c(tr.completed_on), c(tr.expires_on), c(tr.ended_on), c(tr.total_hours), c(tr.practical_hours), tr.supervised_sessions)
+        .where(_among(tr.provider_id, "ids", dialect)),
+        registrations=select(reg.provider_id, reg.jurisdiction_code, reg.status, c(reg.issued_on), c(reg.expires_on), c(reg.ended_on))
+        .where(_among(reg.provider_id, "ids", dialect)),
+    )
 
 
 class _Parsed(dict):
@@ -286,37 +349,26 @@ def _batch_credentials(wanted: dict[str, set]) -> dict[int, list[CredentialFacts
     ``decide`` does not depend on."""
     facts: dict[int, list[CredentialFacts]] = {}
     held = facts.setdefault
-    decode = _Decoder(db.session.get_bind().dialect.name)
-    d, n, c = decode.date, decode.decimal, decode.column
+    dialect = db.session.get_bind().dialect.name
+    queries, listed = _batch_queries(dialect), partial(_listed, dialect=dialect)
+    decode = _Decoder(dialect)
+    d, n = decode.date, decode.decimal
     # tuple.__new__ straight away: the same CredentialFacts, without a Python-level __new__
     # frame per row (a batch builds tens of thousands). Fields in CredentialFacts' order.
     make, facts_type, zero = tuple.__new__, CredentialFacts, Decimal("0")
     if wanted.get("license") or wanted.get("all_licenses"):
-        t = _LICENSE
         everywhere = sorted(wanted.get("all_licenses", ()))
         here = sorted(wanted.get("license", ()))
         ids = sorted({int(key.split(" ", 1)[0]) for key in here}.union(everywhere))
-        key = cast(t.provider_id, String) + " " + t.jurisdiction_code
-        rows = db.session.execute(
-            select(t.provider_id, t.jurisdiction_code, t.profession_code, t.status, c(t.issued_on), c(t.expires_on), c(t.ended_on))
-            .where(_among(t.provider_id, ids), or_(_among(key, here), _among(t.provider_id, everywhere)))
-        ).all()
+        rows = db.session.execute(queries.licenses, {"ids": listed(ids), "keys": listed(here), "everywhere": listed(everywhere)}).all()
         for pid, jurisdiction, profession, status, issued, expires, ended in rows:
             held(pid, []).append(make(facts_type, ("license", jurisdiction, profession, status, d(issued), d(expires), d(ended), zero, zero, 0)))
     if wanted.get("training"):
-        t = _TRAINING
-        rows = db.session.execute(
-            select(t.provider_id, c(t.completed_on), c(t.expires_on), c(t.ended_on), c(t.total_hours), c(t.practical_hours), t.supervised_sessions)
-            .where(_among(t.provider_id, sorted(wanted["training"])))
-        ).all()
+        rows = db.session.execute(queries.trainings, {"ids": listed(sorted(wanted["training"]))}).all()
         for pid, completed, expires, ended, total, practical, sessions in rows:
             held(pid, []).append(make(facts_type, ("training", None, None, "active", d(completed), d(expires), d(ended), n(total), n(practical), sessions)))
     if wanted.get("registration"):
-        t = _REGISTRATION
-        rows = db.session.execute(
-            select(t.provider_id, t.jurisdiction_code, t.status, c(t.issued_on), c(t.expires_on), c(t.ended_on))
-            .where(_among(t.provider_id, sorted(wanted["registration"])))
-        ).all()
+        rows = db.session.execute(queries.registrations, {"ids": listed(sorted(wanted["registration"]))}).all()
         for pid, jurisdiction, status, issued, expires, ended in rows:
             held(pid, []).append(make(facts_type, ("registration", jurisdiction, None, status, d(issued), d(expires), d(ended), zero, zero, 0)))
     return facts
@@ -357,11 +409,10 @@ def evaluate_batch(items: Iterable[BatchItem]) -> list[BatchResult]:
     if db.session.autoflush:  # as the ORM would before a query: decide on what the session holds
         db.session.flush()
     with _collector_paused():
-        found = db.session.execute(
-            select(_PROVIDER.npi, _PROVIDER.id, _PROVIDER.profession_code).where(_among(_PROVIDER.npi, list({i.npi for i in items})))
-        ).all()
+        dialect = db.session.get_bind().dialect.name
+        found = db.session.execute(_batch_queries(dialect).providers, {"npis": _listed(list({i.npi for i in items}), dialect)}).all()
         providers: dict[str, tuple[int, str]] = {npi: (pid, profession) for npi, pid, profession in found}
-        timeline = RuleTimeline()
+        timeline = rule_timeline()
         policy = silence_is_permission()
         asked: list[tuple[BatchItem, tuple[int, str] | None, RuleFacts | None]] = []
         wanted: dict[str, set] = {"license": set(), "all_licenses": set(), "training": set(), "registration": set()}
