@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
     from registry.coding.api import bp as coding_api
+    from registry.coding.views import bp as coding_bp
     from registry.eligibility.api import bp as eligibility_api
     from registry.eligibility.views import bp as eligibility_bp
     from registry.extensions import api, csrf
@@ -63,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(rules_bp)
     app.register_blueprint(providers_bp)
     app.register_blueprint(eligibility_bp)
+    app.register_blueprint(coding_bp)
     # The rules API only reads, so it needs no CSRF token. The providers API writes with the
     # signed-in session, so its writes keep CSRF protection (send the X-CSRFToken header).
     csrf.exempt(rules_api)
