@@ -129,3 +129,39 @@ def test_the_recorded_visit_reads_back_as_the_same_visit(checked):
     visit = make_visit(lines=(gate.Line("20552", 1, (), (gate.Muscle("upper trapezius", "left"),)),), abn_on_file=True, referral_on_file=True)
     check = checked(**{f: getattr(visit, f) for f in ("lines", "abn_on_file", "referral_on_file")})
     assert coding.visit_from_json(check.visit) == visit
+
+
+def test_two_exports_at_once_never_take_the_same_line(app, checked):
+    """One export holds its lines (uncommitted) while a second one runs: the second gets none
+    of them (PostgreSQL skips the locked rows; SQLite queues the second behind the first)."""
+    import threading
+    import time
+
+    for _ in range(3):
+        coding.release(checked(), actor=BILLER)
+    db.session.commit()
+    taken: dict[str, list[int]] = {}
+    first_has_them = threading.Event()
+    errors: list[BaseException] = []
+
+    def export(name: str, hold: bool) -> None:
+        try:
+            with app.app_context():
+                if not hold:
+                    first_has_them.wait(timeout=10)
+                taken[name] = [line.id for line in coding.take_for_export(actor=BILLER)]
+                if hold:
+                    first_has_them.set()
+                    time.sleep(0.5)
+                db.session.commit()
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+            first_has_them.set()
+
+    threads = [threading.Thread(target=export, args=("first", True)), threading.Thread(target=export, args=("second", False))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    assert len(taken["first"]) == 6 and taken["second"] == []

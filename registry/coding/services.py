@@ -214,6 +214,23 @@ def billable_lines(*, exported: bool | None = None, start: date | None = None, e
     return list(db.session.scalars(query))
 
 
+def take_for_export(*, actor: Actor, start: date | None = None, end: date | None = None) -> list[BillableLine]:
+    """The lines not yet exported (dates of service within ``start``..``end``), marked exported
+    in the caller's transaction. Two exports at once never take the same line: on PostgreSQL
+    the rows are locked (another export skips them), on SQLite the write lock queues the
+    second export, which then finds them exported."""
+    query = select(BillableLine).where(BillableLine.exported_at.is_(None)).order_by(BillableLine.date_of_service, BillableLine.id)
+    if start:
+        query = query.where(BillableLine.date_of_service >= start)
+    if end:
+        query = query.where(BillableLine.date_of_service <= end)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    lines = list(db.session.scalars(query))
+    mark_exported(lines, actor=actor)
+    return lines
+
+
 def mark_exported(lines: list[BillableLine], *, actor: Actor) -> None:
     now = utcnow()
     for line in lines:
@@ -236,6 +253,18 @@ class CheckFilter:
 
 def list_checks(filters: CheckFilter, *, page: int = 1, per_page: int = 50) -> tuple[list[CodingCheck], int]:
     """Recorded checks, newest first, and how many match in all."""
+    query = _check_query(filters)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(query.order_by(CodingCheck.checked_at.desc(), CodingCheck.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), total or 0
+
+
+def all_checks(filters: CheckFilter) -> list[CodingCheck]:
+    """Every recorded check matching ``filters``, newest first (for the CSV export)."""
+    return list(db.session.scalars(_check_query(filters).order_by(CodingCheck.checked_at.desc(), CodingCheck.id.desc())))
+
+
+def _check_query(filters: CheckFilter):
     query = select(CodingCheck)
     if filters.npi:
         query = query.where(CodingCheck.npi == filters.npi)
@@ -252,6 +281,4 @@ def list_checks(filters: CheckFilter, *, page: int = 1, per_page: int = 50) -> t
     if filters.edit_code:
         # edits are JSON; a text match on the stored code is portable across both databases
         query = query.where(cast(CodingCheck.edits, Text).contains(f'"code": "{filters.edit_code}"'))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(query.order_by(CodingCheck.checked_at.desc(), CodingCheck.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
-    return list(rows), total or 0
+    return query

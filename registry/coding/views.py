@@ -201,9 +201,7 @@ def check_list_csv():
     form, filters = _check_filters()
     if filters is None:
         abort(400, description="; ".join(f"{form[name].label.text}: {' '.join(errors)}" for name, errors in form.errors.items()))
-    _, total = services.list_checks(filters, per_page=1)
-    checks, _ = services.list_checks(filters, per_page=max(total, 1))
-    return _csv_download(csvio.write_checks, checks, name=f"coding-checks-{_stamp()}.csv")
+    return _csv_download(csvio.write_checks, services.all_checks(filters), name=f"coding-checks-{_stamp()}.csv")
 
 
 # --- billable lines -----------------------------------------------------------------------------
@@ -254,8 +252,7 @@ def lines_export():
     export = ExportForm()
     if not export.validate_on_submit():
         return _render_lines(_line_filters(), export, 422)
-    lines = services.billable_lines(exported=False, start=export.start.data, end=export.end.data)
-    services.mark_exported(lines, actor=current_actor())
+    lines = services.take_for_export(actor=current_actor(), start=export.start.data, end=export.end.data)
     response = _csv_download(csvio.write_lines, lines, name=f"billable-lines-export-{_stamp()}.csv")
     db.session.commit()
     return response
