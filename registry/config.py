@@ -64,4 +64,75 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
         # Treat a state that is silent on dry needling as permitting it (organisation policy).
         "NOT_ADDRESSED_IS_PERMITTED": os.environ.get("NOT_ADDRESSED_IS_PERMITTED", "0") == "1",
         "RULES_PAGE_SIZE": 100,
+        **_alert_settings(instance_path),
+    }
+
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    text = os.environ.get(name, str(default)).strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number (got {text!r}).") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high} (got {value}).")
+    return value
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)} (got {value!r}).")
+    return value
+
+
+def _run_at(text: str) -> tuple[int, int]:
+    try:
+        hour, minute = (int(part) for part in text.strip().split(":"))
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"ALERT_RUN_AT must be a time of day as HH:MM, e.g. 06:00 (got {text!r}).") from None
+    return hour, minute
+
+
+def _timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"ALERT_TIMEZONE must be an IANA time zone such as America/Chicago or UTC (got {name!r}).") from None
+    return name
+
+
+def _alert_settings(instance_path: str) -> dict:
+    """Email and the expiry-alert job (see registry/alerts and the README)."""
+    from registry.alerts.windows import parse_days
+
+    return {
+        # mail: "file" (default: .eml files under MAIL_FILE_DIR, nothing leaves the machine),
+        # "console", or "smtp" with the SMTP_* settings
+        "MAIL_BACKEND": _env_choice("MAIL_BACKEND", "file", ("smtp", "file", "console")),
+        "MAIL_SENDER": os.environ.get("MAIL_SENDER", "Needle Registry <registry@localhost>"),
+        "MAIL_FILE_DIR": os.environ.get("MAIL_FILE_DIR", str(Path(instance_path) / "mail")),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "localhost"),
+        "SMTP_PORT": _env_int("SMTP_PORT", 25, 1, 65535),
+        "SMTP_SECURITY": _env_choice("SMTP_SECURITY", "none", ("none", "starttls", "ssl")),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_TIMEOUT": _env_int("SMTP_TIMEOUT", 10, 1, 300),
+        # the alert windows: days before and after expiry
+        "ALERT_WINDOWS_BEFORE": parse_days(os.environ.get("ALERT_WINDOWS_BEFORE", "90,60,30,7,0"), "ALERT_WINDOWS_BEFORE"),
+        "ALERT_WINDOWS_AFTER": parse_days(os.environ.get("ALERT_WINDOWS_AFTER", "1,14,28"), "ALERT_WINDOWS_AFTER"),
+        "ALERT_CATCH_UP_DAYS": _env_int("ALERT_CATCH_UP_DAYS", 14, 0, 365),
+        # the scheduler: the daily run, and how often the outbox sender retries
+        "ALERT_RUN_AT": _run_at(os.environ.get("ALERT_RUN_AT", "06:00")),
+        "ALERT_TIMEZONE": _timezone(os.environ.get("ALERT_TIMEZONE", "UTC")),
+        "ALERT_SEND_EVERY_MINUTES": _env_int("ALERT_SEND_EVERY_MINUTES", 5, 1, 1440),
+        "ALERT_MAX_ATTEMPTS": _env_int("ALERT_MAX_ATTEMPTS", 8, 1, 100),
+        # the outbox page warns when no run has succeeded for this long
+        "ALERT_STALE_AFTER_HOURS": _env_int("ALERT_STALE_AFTER_HOURS", 48, 1, 24 * 30),
+        # where links in emails point
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
     }

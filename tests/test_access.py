@@ -14,7 +14,7 @@ ANY_USER_WRITES = {"accounts.logout"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SAMPLE_ARGS = {
     "code": "WA", "profession": "PT", "jurisdiction": "WA", "provider_id": 1, "kind": "license",
-    "credential_id": 1, "npi": "1234567893", "id": 1, "check_id": 1, "license_id": 1, "training_id": 1, "registration_id": 1,
+    "credential_id": 1, "npi": "1234567893", "id": 1, "check_id": 1, "message_id": 1, "license_id": 1, "training_id": 1, "registration_id": 1,
 }
 
 

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry.accounts.access import current_actor, role_required
+from registry.alerts.services import queue_rule_change
 from registry.app import ROOT
 from registry.extensions import db
 from registry.rules import services
@@ -106,6 +107,10 @@ def edit_rule(code: str, profession: str):
         return render_template("rules/edit.html", form=form, jurisdiction=found, profession=prof, current=current, impact=_impact(found.code, prof.code, current, form.values()))
     if form.validate_on_submit():
         try:
+            # who loses eligibility under the new version, worked out against the rule in
+            # force before it is saved; each is told through the alert outbox, queued in the
+            # same transaction as the new version
+            impact = _impact(found.code, prof.code, current, form.values())
             new = services.revise_rule(
                 found.code,
                 prof.code,
@@ -115,6 +120,7 @@ def edit_rule(code: str, profession: str):
                 expected_id=form.current_id.data,
                 expected_version=form.current_version.data,
             )
+            told = queue_rule_change(new, impact)
             db.session.commit()
         except services.StaleRuleError as exc:
             db.session.rollback()
@@ -130,7 +136,8 @@ def edit_rule(code: str, profession: str):
             else:
                 form.form_errors.append(exc.message)
             return render_template("rules/edit.html", form=form, jurisdiction=found, profession=prof, current=current), 422
-        flash(f"Saved a new version of the {found.name} {prof.code} rule (from {new.effective_from or 'an unknown date'}).", "success")
+        flash(f"Saved a new version of the {found.name} {prof.code} rule (from {new.effective_from or 'an unknown date'})."
+              + (f" {told} provider(s) who lose eligibility under it will be told by email." if told else ""), "success")
         return redirect(url_for("rules.jurisdiction", code=found.code) + f"#{prof.code}-history")
     if form.current_id.errors or form.current_version.errors:
         form.form_errors.append("The form lost track of which version you started from. Reload the page and edit again.")
