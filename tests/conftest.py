@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from registry.scratch import rebuild_schema
 ROOT = Path(__file__).resolve().parent.parent
 RULES_CSV = ROOT / "data" / "state_rules.csv"
 PASSWORD = "correct horse battery staple"
+MAIL_DIR = tempfile.mkdtemp(prefix="registry-test-mail-")
 
 
 def _normalise(url: str) -> str:
@@ -47,6 +49,9 @@ def app_config(database_url: str, **extra) -> dict:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
+        # mail written as files (only where a test sends), never into the repository
+        "MAIL_BACKEND": "file",
+        "MAIL_FILE_DIR": MAIL_DIR,
         **extra,
     }
 

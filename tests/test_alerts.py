@@ -332,7 +332,6 @@ def test_the_outbox_page_warns_when_the_job_has_not_run(app, client, make_user, 
     page = client.get("/alerts/outbox").get_data(as_text=True)
     assert 'id="stale-warning"' in page and "never run successfully" in page
     assert "Queue what is due today" not in page  # auditors read only
-    app.config["MAIL_BACKEND"] = "file"
     run(app)
     page = client.get("/alerts/outbox").get_data(as_text=True)
     assert 'id="stale-warning"' not in page and "last ran successfully" in page
@@ -348,7 +347,6 @@ def test_clinicians_do_not_see_the_outbox(client, login):
 
 
 def test_a_manager_queues_what_is_due_from_the_page(app, client, login, people):
-    app.config["MAIL_BACKEND"] = "file"
     login("manager")
     response = client.post("/alerts/run", follow_redirects=True)
     assert response.status_code == 200 and "1 queued" in response.get_data(as_text=True)
