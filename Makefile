@@ -30,7 +30,10 @@ setup-db: $(VENV)/.installed ## migrate, load the rules, create demo accounts an
 	$(BIN)/flask demo accounts
 	$(BIN)/flask demo providers
 
-run: setup-db ## install, migrate, load rules and serve on http://127.0.0.1:5000 (SQLite)
+run: setup-db ## install, migrate, load rules, serve on http://127.0.0.1:5000 (SQLite) with the alert scheduler beside it
+	@echo "Alert scheduler in the background; mail is written to instance/mail (MAIL_BACKEND=file), nothing is sent."
+	$(BIN)/flask alerts scheduler & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 chromium: ## make sure Debian's chromium is there for the browser tests
