@@ -390,3 +390,16 @@ def test_saving_a_stricter_rule_on_the_page_tells_who_loses_eligibility(app, smt
     [queued] = [m for m in outbox(app) if m.kind == "rule_change"]
     assert (queued.recipient, queued.status, queued.details["reasons"]) == ("dana@example.org", "queued", ["training_hours_short"])
     assert flush(app)["sent"] == 1 and len(smtp.inbox.to("dana@example.org")) == 1
+
+
+def test_a_scheduler_started_after_a_missed_run_catches_up_at_once(app, people):
+    from registry.alerts.scheduler import build_scheduler, missed_daily_run
+
+    app.config.update(ALERT_RUN_AT=(6, 0), ALERT_TIMEZONE="UTC")
+    assert "catch-up" in {job.id for job in build_scheduler(app).get_jobs()}  # never ran
+    with time_machine.travel(datetime(2026, 11, 27, 7, 0, tzinfo=timezone.utc), tick=False):
+        run(app)  # today's run, after 06:00
+        assert not missed_daily_run(app)
+        assert "catch-up" not in {job.id for job in build_scheduler(app).get_jobs()}
+    assert not missed_daily_run(app, datetime(2026, 11, 28, 5, 59, tzinfo=timezone.utc))
+    assert missed_daily_run(app, datetime(2026, 11, 28, 6, 1, tzinfo=timezone.utc))

@@ -10,12 +10,15 @@ time; the job itself catches up (it sends what is due *now*), so a late run lose
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from registry.alerts import jobs
+from registry.alerts import jobs, services
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,25 @@ def send_outbox(app) -> None:
             log.info("outbox: %s", counts)
 
 
+def missed_daily_run(app, now: datetime | None = None) -> bool:
+    """Whether the last daily run time passed with no successful run since (the scheduler was
+    down, or the job failed): the memory job store forgets missed runs across restarts, so
+    the scheduler catches up once at start instead of waiting for tomorrow."""
+    config = app.config
+    zone = ZoneInfo(config["ALERT_TIMEZONE"])
+    now = (now or datetime.now(zone)).astimezone(zone)
+    hour, minute = config["ALERT_RUN_AT"]
+    scheduled = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if scheduled > now:
+        scheduled -= timedelta(days=1)
+    with app.app_context():
+        last = services.last_successful_run()
+        return last is None or last.finished_at < scheduled
+
+
 def build_scheduler(app=None) -> BlockingScheduler:
-    """The scheduler with its two jobs, not started."""
+    """The scheduler with its jobs, not started: the daily run, the outbox sender, and a
+    catch-up run at start when the last daily run was missed."""
     if app is None:
         from registry import create_app
 
@@ -48,4 +68,6 @@ def build_scheduler(app=None) -> BlockingScheduler:
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "replace_existing": True}
     scheduler.add_job(daily_alerts, CronTrigger(hour=hour, minute=minute, timezone=config["ALERT_TIMEZONE"]), args=[app], id="daily-alerts", name="credential expiry alerts", **defaults)
     scheduler.add_job(send_outbox, IntervalTrigger(minutes=config["ALERT_SEND_EVERY_MINUTES"]), args=[app], id="send-outbox", name="outbox sender", **defaults)
+    if missed_daily_run(app):
+        scheduler.add_job(daily_alerts, DateTrigger(timezone=config["ALERT_TIMEZONE"]), args=[app], id="catch-up", name="catch-up run (the last daily run was missed)", **defaults)
     return scheduler
