@@ -14,11 +14,18 @@ class RegistryForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        for field in self:
-            if isinstance(field.data, str) and "\x00" in field.data:
-                field.errors = [*field.errors, "Contains a NUL character, which is not allowed."]
-                ok = False
-        return ok
+        return refuse_nul(self) and ok
+
+
+def refuse_nul(form) -> bool:
+    """Add an error to every field of ``form`` holding a NUL character; False if any did.
+    Call it after the form's own validation (which resets the errors)."""
+    ok = True
+    for field in form:
+        if isinstance(field.data, str) and "\x00" in field.data:
+            field.errors = [*field.errors, "Contains a NUL character, which is not allowed."]
+            ok = False
+    return ok
 
 
 def finite(form, field) -> None:

@@ -37,7 +37,7 @@ from wtforms.validators import (
 from registry.coding import csvio, gate
 from registry.coding.models import CHANNELS, OUTCOMES
 from registry.coding.schemas import MAX_LINES, MAX_MUSCLES
-from registry.forms_base import RegistryForm
+from registry.forms_base import RegistryForm, refuse_nul
 from registry.providers.forms import JURISDICTION_CHOICES
 from registry.providers.npi import npi_problem
 
@@ -77,11 +77,7 @@ class _Row(Form):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        for field in self:
-            if isinstance(field.data, str) and "\x00" in field.data:
-                field.errors = [*field.errors, "Contains a NUL character, which is not allowed."]
-                ok = False
-        return ok
+        return refuse_nul(self) and ok
 
     def is_blank(self) -> bool:
         return not any((field.data or "").strip() if isinstance(field.data, str) else field.data for field in self)
