@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
     from registry.alerts.views import bp as alerts_bp
+    from registry.audit.views import bp as audit_bp
     from registry.coding.api import bp as coding_api
     from registry.coding.views import bp as coding_bp
     from registry.eligibility.api import bp as eligibility_api
@@ -67,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(eligibility_bp)
     app.register_blueprint(coding_bp)
     app.register_blueprint(alerts_bp)
+    app.register_blueprint(audit_bp)
     # The rules API only reads, so it needs no CSRF token. The providers API writes with the
     # signed-in session, so its writes keep CSRF protection (send the X-CSRFToken header).
     csrf.exempt(rules_api)
@@ -79,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from registry.accounts.cli import demo_cli, users_cli
     from registry.alerts.cli import alerts_cli
+    from registry.audit.cli import audit_cli
     from registry.providers.cli import providers_cli
     from registry.rules.cli import rules_cli
 
@@ -87,6 +90,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(rules_cli)
     app.cli.add_command(providers_cli)
     app.cli.add_command(alerts_cli)
+    app.cli.add_command(audit_cli)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from registry import create_app
 from registry.accounts.services import create_user
+from registry.audit import guard
 from registry.extensions import db
 from registry.rules import services as rule_services
 from registry.rules.csvio import COLUMNS
@@ -76,9 +77,13 @@ def app(database_url, _schema):
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
+            else:  # the record tables refuse DELETE: lift their guard while emptying them
+                for statement in guard.remove_statements("sqlite"):
+                    conn.execute(text(statement))
                 for table in tables:
                     conn.execute(text(f"DELETE FROM {table}"))
+                for statement in guard.install_statements("sqlite"):
+                    conn.execute(text(statement))
         db.engine.dispose()
 
 

@@ -1,4 +1,8 @@
-"""The audit trail: who changed what, when, and what it was before and after."""
+"""The audit trail: who changed what, when, and what it was before and after.
+
+Append-only: the database refuses UPDATE and DELETE on it (registry.audit.guard), and each
+event carries a SHA-256 hash chained to the one before (registry.audit.chain), which
+``flask audit verify`` walks."""
 
 from __future__ import annotations
 
@@ -30,6 +34,10 @@ class AuditEvent(db.Model):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text, default="")
+    #: the hash chain: this event's SHA-256 over its content and the previous event's hash
+    #: (see registry.audit.chain); an edited, removed or inserted row breaks it
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.id} {self.action} {self.entity_type}:{self.entity_key}>"
