@@ -10,7 +10,7 @@ INSERT for the records.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
@@ -84,9 +84,13 @@ def visit_from_json(data: dict[str, Any]) -> gate.Visit:
 
 
 def edit_to_json(edit: gate.Edit) -> dict[str, Any]:
-    plain = asdict(edit)
-    plain["source_urls"] = list(edit.source_urls) or ([edit.source_url] if edit.source_url else [])
-    return plain
+    """An edit as plain JSON (field by field: ``dataclasses.asdict`` deep-copies every value,
+    which a batch of 10,000 visits with ~4 edits each feels)."""
+    return {
+        "code": edit.code, "severity": edit.severity, "message": edit.message, "source": edit.source,
+        "source_url": edit.source_url, "line_code": edit.line_code, "fix": edit.fix, "rule_id": edit.rule_id,
+        "reason_code": edit.reason_code, "source_urls": list(edit.source_urls) or ([edit.source_url] if edit.source_url else []),
+    }
 
 
 def _row(visit: gate.Visit, result: gate.GateResult, decision: Decision | None, *, actor: Actor, channel: str, batch_key: str | None, position: int, now: datetime) -> dict[str, Any]:
