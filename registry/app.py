@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    from registry.accounts import tokens
     from registry.db import configure_engine
     from registry.extensions import api, csrf, db, login_manager, migrate
 
@@ -44,11 +45,13 @@ def register_extensions(app: Flask) -> None:
         configure_engine(db.engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    tokens.init_app(app)  # no CSRF token needed with an API token and no cookie
     login_manager.init_app(app)
     api.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from registry.accounts.token_views import bp as tokens_bp
     from registry.accounts.views import bp as accounts_bp
     from registry.alerts.views import bp as alerts_bp
     from registry.audit.views import bp as audit_bp
@@ -69,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(coding_bp)
     app.register_blueprint(alerts_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(tokens_bp)
     # The rules API only reads, so it needs no CSRF token. The providers API writes with the
     # signed-in session, so its writes keep CSRF protection (send the X-CSRFToken header).
     csrf.exempt(rules_api)

@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import RAISE
 
-from registry.accounts.access import current_actor, role_required
+from registry.accounts.access import acts_for_organisation, current_actor, role_required
 from registry.api_base import RegistryBlueprint
 from registry.coding import services
 from registry.coding.models import CodingCheck
@@ -45,7 +45,9 @@ bp = RegistryBlueprint(
         "with its severity, message, fix and source. Every check is recorded and can be read "
         "back by its check_id. Checks: managers, billers, and clinicians for their own NPI; "
         "batches (up to 10,000 visits): managers and billers; the record: managers, billers, "
-        "auditors. POSTs need the CSRF token in the X-CSRFToken header."
+        "auditors. POSTs with the signed-in session need the CSRF token in the X-CSRFToken "
+        "header. An API token needs coding:check to check and coding:read to read the record; "
+        "it acts for the organisation (any NPI) and is recorded as the actor."
     ),
 )
 
@@ -85,8 +87,9 @@ def recorded_json(check: CodingCheck) -> dict:
 
 
 def _own_npi_only(npis: set[str]) -> None:
-    """A clinician checks only visits they rendered themselves."""
-    if current_user.has_role("manager", "biller"):
+    """A clinician checks only visits they rendered themselves (a token acts for the
+    organisation, like a biller)."""
+    if acts_for_organisation("manager", "biller"):
         return
     own = providers.provider_for_user(current_user.id)
     if own is None or npis != {own.npi}:
@@ -96,7 +99,7 @@ def _own_npi_only(npis: set[str]) -> None:
 # --- endpoints ---------------------------------------------------------------------------------
 @bp.route("/coding/check", endpoint="coding_check")
 class CodingCheckOne(MethodView):
-    @role_required(*CHECK_ROLES)
+    @role_required(*CHECK_ROLES, scope="coding:check")
     @bp.arguments(VisitInput, unknown=RAISE)
     @bp.response(200, CheckResultSchema)
     @bp.alt_response(400, description="No or a wrong CSRF token")
@@ -116,7 +119,7 @@ class CodingCheckOne(MethodView):
 
 @bp.route("/coding/check/batch", endpoint="coding_check_batch")
 class CodingCheckBatch(MethodView):
-    @role_required(*BATCH_ROLES)
+    @role_required(*BATCH_ROLES, scope="coding:check")
     @bp.arguments(VisitBatchInput, unknown=RAISE)
     @bp.response(200, CheckBatchSchema)
     @bp.alt_response(400, description="No or a wrong CSRF token")
@@ -135,7 +138,7 @@ class CodingCheckBatch(MethodView):
 
 @bp.route("/coding/checks", endpoint="coding_checks")
 class CodingChecks(MethodView):
-    @role_required(*RECORD_ROLES)
+    @role_required(*RECORD_ROLES, scope="coding:read")
     @bp.arguments(CheckListArgs, location="query", unknown=RAISE)
     @bp.response(200, CheckPageSchema)
     @bp.errors(401, 403, 422)
@@ -152,7 +155,7 @@ class CodingChecks(MethodView):
 
 @bp.route("/coding/checks/<int:check_id>", endpoint="coding_check_record")
 class CodingCheckRecord(MethodView):
-    @role_required(*RECORD_ROLES)
+    @role_required(*RECORD_ROLES, scope="coding:read")
     @bp.response(200, RecordedCheckSchema)
     @bp.errors(401, 403, 404)
     def get(self, check_id: int):

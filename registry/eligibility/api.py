@@ -39,7 +39,8 @@ bp = RegistryBlueprint(
         "every reason. Only a permitted rule leads to eligible: an unknown, unclear or silent "
         "rule means needs review. The single decision and the matrix follow the providers "
         "API's access rules (a clinician reads only their own provider; any other NPI is 404). "
-        "The batch (managers, auditors, billers) needs the CSRF token in the X-CSRFToken header."
+        "The batch (managers, auditors, billers) needs the CSRF token in the X-CSRFToken header "
+        "when sent with the signed-in session. An API token needs the eligibility:read scope."
     ),
 )
 
@@ -65,7 +66,7 @@ def _record(provider: Provider, decision: Decision) -> dict:
 
 @bp.route("/providers/<string:npi>/eligibility", endpoint="provider_eligibility")
 class ProviderEligibility(MethodView):
-    @role_required(*ALL_ROLES)
+    @role_required(*ALL_ROLES, scope="eligibility:read")
     @bp.arguments(EligibilityQueryArgs, location="query", unknown=RAISE)
     @bp.response(200, EligibilityDecisionSchema)
     @bp.errors(401, 404)
@@ -82,7 +83,7 @@ class ProviderEligibility(MethodView):
 
 @bp.route("/providers/<string:npi>/eligibility/matrix", endpoint="provider_eligibility_matrix")
 class ProviderEligibilityMatrix(MethodView):
-    @role_required(*ALL_ROLES)
+    @role_required(*ALL_ROLES, scope="eligibility:read")
     @bp.arguments(EligibilityMatrixQueryArgs, location="query", unknown=RAISE)
     @bp.response(200, EligibilityMatrixSchema)
     @bp.errors(401, 404)
@@ -100,7 +101,7 @@ class ProviderEligibilityMatrix(MethodView):
 
 @bp.route("/eligibility/batch", endpoint="eligibility_batch")
 class EligibilityBatch(MethodView):
-    @role_required(*READ_ALL_ROLES)
+    @role_required(*READ_ALL_ROLES, scope="eligibility:read")
     @bp.arguments(EligibilityBatchInput, unknown=RAISE)
     @bp.response(200, EligibilityBatchSchema)
     @bp.alt_response(400, description="No or a wrong CSRF token")

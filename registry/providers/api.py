@@ -1,7 +1,8 @@
 """The providers JSON API: ``/api/v1/providers`` and each provider's credentials and history.
 
-Authentication is the signed-in session (Flask-Login), so writes need the CSRF token in the
-``X-CSRFToken`` header, as the HTML forms do. Every write goes through
+Authentication is the signed-in session (Flask-Login), whose writes need the CSRF token in the
+``X-CSRFToken`` header as the HTML forms do, or an API token (``providers:read``,
+``providers:write``), which needs none. Every write goes through
 ``registry.providers.services`` and each request is one transaction, committed at its end.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from registry.accounts.access import ALL_ROLES, current_actor, role_required
+from registry.accounts.access import ALL_ROLES, acts_for_organisation, current_actor, role_required
 from registry.accounts.models import User
 from registry.api_base import RegistryBlueprint
 from registry.extensions import db
@@ -54,7 +55,9 @@ bp = RegistryBlueprint(
         "Providers (by NPI) and their licenses, training records and board registrations. "
         "Managers read and write; auditors and billers read every provider; a clinician reads "
         "only the provider linked to their own account (any other NPI answers 404). "
-        "Writes use the signed-in session and need the CSRF token in the X-CSRFToken header. "
+        "Writes with the signed-in session need the CSRF token in the X-CSRFToken header. "
+        "An API token needs the providers:read scope to read and providers:write to write, "
+        "and reads every provider. "
         "Edits carry the `version` read earlier: a stale one is refused with 409. "
         "Credentials are never deleted (there is no DELETE): ending one keeps the row with the "
         "day it ended and why, and every change is in the provider's history."
@@ -99,7 +102,7 @@ def _saving():
 
 
 def _may_read(provider: Provider) -> bool:
-    if current_user.has_role(*READ_ALL_ROLES):
+    if acts_for_organisation(*READ_ALL_ROLES):
         return True
     return provider.user_id is not None and provider.user_id == current_user.id
 
@@ -153,7 +156,7 @@ def _location(npi: str) -> dict:
 # --- providers -----------------------------------------------------------------------------
 @bp.route("/providers", endpoint="providers")
 class Providers(MethodView):
-    @role_required(*ALL_ROLES)
+    @role_required(*ALL_ROLES, scope="providers:read")
     @bp.arguments(ProvidersQueryArgs, location="query", unknown=RAISE)
     @bp.response(200, ProviderPageSchema)
     @bp.errors(401)
@@ -164,7 +167,7 @@ class Providers(MethodView):
         sees only the provider linked to their own account.
         """
         page, page_size = args.get("page", 1), args.get("page_size", 25)
-        if current_user.has_role(*READ_ALL_ROLES):
+        if acts_for_organisation(*READ_ALL_ROLES):
             result = services.search_providers(
                 text=args.get("q", ""),
                 jurisdiction=args.get("jurisdiction_code", ""),
@@ -178,7 +181,7 @@ class Providers(MethodView):
         items = matching if page == 1 else []
         return {"items": items, "page": page, "page_size": page_size, "total": len(matching), "pages": math.ceil(len(matching) / page_size)}
 
-    @role_required(*WRITE_ROLES)
+    @role_required(*WRITE_ROLES, scope="providers:write")
     @bp.arguments(ProviderInput, unknown=RAISE)
     @bp.response(201, ProviderSchema)
     @bp.errors(401, 403, 409)
@@ -194,14 +197,14 @@ class Providers(MethodView):
 
 @bp.route("/providers/<string:npi>", endpoint="provider")
 class ProviderResource(MethodView):
-    @role_required(*ALL_ROLES)
+    @role_required(*ALL_ROLES, scope="providers:read")
     @bp.response(200, ProviderSchema)
     @bp.errors(401, 404)
     def get(self, npi: str):
         """A provider with every credential (ended ones included) and today's training totals."""
         return provider_or_404(npi)
 
-    @role_required(*WRITE_ROLES)
+    @role_required(*WRITE_ROLES, scope="providers:write")
     @bp.arguments(ProviderPatchInput, unknown=RAISE)
     @bp.response(200, ProviderSchema)
     @bp.errors(401, 403, 404, 409)
@@ -219,7 +222,7 @@ class ProviderResource(MethodView):
 
 @bp.route("/providers/<string:npi>/history", endpoint="provider_history")
 class ProviderHistory(MethodView):
-    @role_required(*ALL_ROLES)
+    @role_required(*ALL_ROLES, scope="providers:read")
     @bp.response(200, HistoryEventSchema(many=True))
     @bp.errors(401, 404)
     def get(self, npi: str):
@@ -235,13 +238,13 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
     id_rule = f"<int(max={MAX_INT}):credential_id>"
 
     class Collection(MethodView):
-        @role_required(*ALL_ROLES)
+        @role_required(*ALL_ROLES, scope="providers:read")
         @bp.response(200, output_schema(many=True))
         @bp.errors(401, 404)
         def get(self, npi: str):
             return getattr(provider_or_404(npi), plural)
 
-        @role_required(*WRITE_ROLES)
+        @role_required(*WRITE_ROLES, scope="providers:write")
         @bp.arguments(input_schema, unknown=RAISE)
         @bp.response(201, output_schema)
         @bp.errors(401, 403, 404, 409)
@@ -253,13 +256,13 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
             return credential, 201, headers
 
     class Item(MethodView):
-        @role_required(*ALL_ROLES)
+        @role_required(*ALL_ROLES, scope="providers:read")
         @bp.response(200, output_schema)
         @bp.errors(401, 404)
         def get(self, npi: str, credential_id: int):
             return _credential_or_404(provider_or_404(npi), kind, credential_id)
 
-        @role_required(*WRITE_ROLES)
+        @role_required(*WRITE_ROLES, scope="providers:write")
         @bp.arguments(patch_schema, unknown=RAISE)
         @bp.response(200, output_schema)
         @bp.errors(401, 403, 404, 409)
@@ -271,7 +274,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
             return credential
 
     class End(MethodView):
-        @role_required(*WRITE_ROLES)
+        @role_required(*WRITE_ROLES, scope="providers:write")
         @bp.arguments(EndCredentialInput, unknown=RAISE)
         @bp.response(200, output_schema)
         @bp.errors(401, 403, 404, 409)

@@ -8,15 +8,20 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE
 
+from registry.accounts.access import public
 from registry.api_base import RegistryBlueprint
 from registry.rules import services
 from registry.rules.schemas import JurisdictionSchema, RulesQueryArgs, RuleVersionSchema
 
-bp = RegistryBlueprint("rules_api", __name__, description="State dry-needling rules, effective-dated.")
+bp = RegistryBlueprint(
+    "rules_api", __name__,
+    description="State dry-needling rules, effective-dated. Open to everyone; an API token needs the rules:read scope.",
+)
 
 
 @bp.route("/jurisdictions")
 class Jurisdictions(MethodView):
+    @public(scope="rules:read")
     @bp.response(200, JurisdictionSchema(many=True))
     def get(self):
         """The 50 states, the District of Columbia and Puerto Rico."""
@@ -25,6 +30,7 @@ class Jurisdictions(MethodView):
 
 @bp.route("/rules")
 class Rules(MethodView):
+    @public(scope="rules:read")
     @bp.arguments(RulesQueryArgs, location="query", unknown=RAISE)
     @bp.response(200, RuleVersionSchema(many=True))
     def get(self, args):
@@ -38,6 +44,7 @@ class Rules(MethodView):
 
 @bp.route("/rules/<string:jurisdiction>/<string:profession>/history")
 class RuleHistory(MethodView):
+    @public(scope="rules:read")
     @bp.response(200, RuleVersionSchema(many=True))
     @bp.alt_response(404, description="Unknown jurisdiction or profession")
     def get(self, jurisdiction: str, profession: str):
