@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from registry import config as config_module
+from registry import security
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     register_extensions(app)
     register_blueprints(app)
+    security.init_app(app)
     register_commands(app)
     register_template_helpers(app)
     configure_logging(app)

@@ -13,14 +13,15 @@ from pathlib import Path
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"  # relative: lands in the instance folder
 
 
-def _secret_key(instance_path: str) -> str:
-    """Return ``SECRET_KEY`` from the environment, else a key kept in the instance folder.
+def _secret_key(instance_path: str, registry_env: str) -> str:
+    """Return ``SECRET_KEY`` from the environment, else (outside production) a key kept in the
+    instance folder; in production an empty key, which ``registry.security`` refuses.
 
     A generated key survives restarts (so sessions do) without ever being committed.
     """
     key = os.environ.get("SECRET_KEY")
-    if key:
-        return key
+    if key or registry_env == "production":
+        return key or ""
     path = Path(instance_path) / "secret_key"
     if path.exists():
         return path.read_text().strip()
@@ -41,8 +42,10 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    registry_env = _env_choice("REGISTRY_ENV", "development", ("development", "production"))
     return {
-        **({} if secret_given else {"SECRET_KEY": _secret_key(instance_path)}),
+        "REGISTRY_ENV": registry_env,
+        **({} if secret_given else {"SECRET_KEY": _secret_key(instance_path, registry_env)}),
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # SQLite: milliseconds a writer waits for the lock before failing.
@@ -52,7 +55,7 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        **_security_settings(),
         # flask-smorest / OpenAPI
         "API_TITLE": "Needle Registry API",
         "API_VERSION": "v1",
@@ -65,6 +68,32 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
         "NOT_ADDRESSED_IS_PERMITTED": os.environ.get("NOT_ADDRESSED_IS_PERMITTED", "0") == "1",
         "RULES_PAGE_SIZE": 100,
         **_alert_settings(instance_path),
+    }
+
+
+def _rate_limit(name: str, default: str) -> str:
+    from limits import parse_many
+
+    text = os.environ.get(name, default).strip()
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a rate such as '10 per minute' or '600/minute;10000/day' (got {text!r}).") from None
+    return text
+
+
+def _security_settings() -> dict:
+    """Request size, proxy and rate limits (see registry/security.py and docs/security.md)."""
+    return {
+        # a larger body is refused with 413 before any view reads it
+        "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH_MB", 16, 1, 1024) * 1024 * 1024,
+        # 1: trust one reverse proxy's X-Forwarded-For/-Proto/-Host/-Port headers
+        "BEHIND_PROXY": os.environ.get("BEHIND_PROXY", "0") == "1",
+        # Flask-Limiter; memory:// counts per process, redis://host:6379 shares the counts
+        "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") == "1",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "10 per minute"),
+        "API_RATE_LIMIT": _rate_limit("API_RATE_LIMIT", "600 per minute"),
     }
 
 

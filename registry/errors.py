@@ -25,6 +25,7 @@ _TITLES = {
     409: "Changed by someone else",
     413: "Upload too large",
     422: "Could not process that input",
+    429: "Too many requests",
     500: "Something went wrong on our side",
 }
 

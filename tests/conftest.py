@@ -50,6 +50,7 @@ def app_config(database_url: str, **extra) -> dict:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,  # tests/test_security.py switches it on where it is tested
         # mail written as files (only where a test sends), never into the repository
         "MAIL_BACKEND": "file",
         "MAIL_FILE_DIR": MAIL_DIR,

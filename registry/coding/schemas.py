@@ -13,7 +13,7 @@ from registry.coding import gate
 from registry.coding.models import CHANNELS, OUTCOMES
 from registry.coding.services import MAX_VISITS
 from registry.eligibility.schemas import BoundedList, Day
-from registry.providers.schemas import Jurisdiction, LowerCode, Text, UpperCode
+from registry.providers.schemas import Flag, Jurisdiction, LowerCode, Text, UpperCode
 
 #: a CPT code (5 digits, or 4 digits and a letter for Category II/III) or a HCPCS Level II code
 CODE = r"^(?:[0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})\Z"
@@ -57,11 +57,11 @@ class VisitInput(_Strict):
     muscles = fields.List(fields.Nested(MuscleInput), required=True, validate=validate.Length(max=MAX_MUSCLES), metadata={"description": "the muscles dry-needled, by name and side"})
     lines = fields.List(fields.Nested(LineInput), required=True, validate=validate.Length(min=1, max=MAX_LINES, error=f"Send 1 to {MAX_LINES} claim lines."))
     diagnoses = fields.List(Text(validate=validate.Length(min=1, max=10)), load_default=list, validate=validate.Length(max=MAX_DIAGNOSES), metadata={"description": "ICD-10-CM codes, e.g. M79.18"})
-    consent_on_file = fields.Boolean(load_default=False, metadata={"description": "written consent to dry needling (mandatory)"})
-    plan_of_care_on_file = fields.Boolean(load_default=False)
-    reassessment_done = fields.Boolean(load_default=False)
-    abn_on_file = fields.Boolean(load_default=False, metadata={"description": "Medicare Advance Beneficiary Notice signed"})
-    referral_on_file = fields.Boolean(load_default=False)
+    consent_on_file = Flag(load_default=False, metadata={"description": "written consent to dry needling (mandatory)"})
+    plan_of_care_on_file = Flag(load_default=False)
+    reassessment_done = Flag(load_default=False)
+    abn_on_file = Flag(load_default=False, metadata={"description": "Medicare Advance Beneficiary Notice signed"})
+    referral_on_file = Flag(load_default=False)
 
     @post_load
     def make(self, data, **_kwargs):

@@ -92,6 +92,16 @@ def Status(**kwargs):  # noqa: N802
     )
 
 
+class Flag(fields.Boolean):
+    """JSON ``true`` or ``false`` only: marshmallow's Boolean also takes 0, 1, "yes" and
+    "on", which the OpenAPI document (``type: boolean``) does not allow."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def Hours(description: str = f"0 to {MAX_HOURS}, at most one decimal place", **kwargs):  # noqa: N802
     return fields.Decimal(allow_nan=False, validate=_hours, metadata={"description": description}, **kwargs)
 
@@ -133,7 +143,7 @@ class ProviderInput(Schema):
     npi = Text(required=True, metadata={"description": "10 digits with a valid check digit"})
     profession = Profession(required=True)
     email = Text(validate=validate.Length(max=254))
-    is_active = fields.Boolean(metadata={"description": "default true"})
+    is_active = Flag(metadata={"description": "default true"})
     user_email = Text(allow_none=True, validate=validate.Length(max=254), metadata={"description": "the email of the clinician's own account, to link it; null unlinks"})
 
 
@@ -149,7 +159,7 @@ class LicenseInput(Schema):
     issued_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
     status = Status()
-    is_compact_privilege = fields.Boolean()
+    is_compact_privilege = Flag()
 
 
 LicensePatchInput = _patch_of(LicenseInput, "LicensePatchInput", "License fields to change, and the version read.")

@@ -54,7 +54,14 @@
     return cell.dataset.value !== undefined ? cell.dataset.value : cell.textContent.trim();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { mapLabels(); sortableTables(); });
+  // <input data-autosubmit>: choosing a value submits its form (the page also has a button).
+  function autosubmit() {
+    document.querySelectorAll("input[data-autosubmit]").forEach(function (input) {
+      input.addEventListener("change", function () { input.form.submit(); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { mapLabels(); sortableTables(); autosubmit(); });
 })();
 
 // --- coding gate: "Code a visit" (templates/coding/visit.html) ------------------------------
