@@ -53,8 +53,8 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        **_auth_settings(),
         **_security_settings(),
         # flask-smorest / OpenAPI
         "API_TITLE": "Needle Registry API",
@@ -95,6 +95,24 @@ def _security_settings() -> dict:
         "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "10 per minute"),
         "API_RATE_LIMIT": _rate_limit("API_RATE_LIMIT", "600 per minute"),
     }
+
+
+# --- authentication: sign-in lockout, second factor, session lifetime (registry/accounts) -------
+def _auth_settings() -> dict:
+    https = os.environ.get("BASE_URL", "").startswith("https://")
+    return {
+        # cookies only over HTTPS: on by default when BASE_URL is an https:// address
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1" if https else "0") == "1",
+        # this many failed sign-ins in a row lock the account for LOGIN_LOCKOUT_MINUTES
+        "LOGIN_MAX_FAILURES": _env_int("LOGIN_MAX_FAILURES", 5, 1, 100),
+        "LOGIN_LOCKOUT_MINUTES": _env_int("LOGIN_LOCKOUT_MINUTES", 15, 1, 24 * 60),
+        # a session ends after this long without a request, and this long after sign-in
+        "SESSION_IDLE_MINUTES": _env_int("SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
+        "SESSION_MAX_HOURS": _env_int("SESSION_MAX_HOURS", 12, 1, 24 * 7),
+        # 1: a manager without a second factor must set one up before doing anything else
+        "REQUIRE_MANAGER_TOTP": os.environ.get("REQUIRE_MANAGER_TOTP", "0") == "1",
+    }
+# --- end of authentication ----------------------------------------------------------------------
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:

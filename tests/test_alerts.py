@@ -336,9 +336,10 @@ def test_the_outbox_page_warns_when_the_job_has_not_run(app, client, make_user, 
     page = client.get("/alerts/outbox").get_data(as_text=True)
     assert 'id="stale-warning"' not in page and "last ran successfully" in page
     with time_machine.travel(datetime.now(timezone.utc) + timedelta(days=3)):
+        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 302  # the session ended
         assert 'id="stale-warning"' in client.get("/alerts/outbox").get_data(as_text=True)
-    assert client.post("/alerts/run").status_code == 403
-    assert client.get("/alerts/outbox?status=lost").status_code == 400
+        assert client.post("/alerts/run").status_code == 403
+        assert client.get("/alerts/outbox?status=lost").status_code == 400
 
 
 def test_clinicians_do_not_see_the_outbox(client, login):

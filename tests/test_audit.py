@@ -129,13 +129,13 @@ def test_concurrent_writers_keep_one_chain(app, some_history):
 
 # --- the page and the export ------------------------------------------------------------------------
 def test_auditors_browse_and_filter(app, some_history, client, login):
-    login("auditor")  # signing up the auditor is the fourth event
+    login("auditor")  # creating the auditor and signing in are the fourth and fifth events
     page = client.get("/audit").get_data(as_text=True)
-    assert "provider.create" in page and "license.add" in page and "user.create" in page and "4 events" in page
+    assert "provider.create" in page and "license.add" in page and "user.create" in page and "auth.login" in page and "5 events" in page
     assert "1 event." in client.get("/audit?action=license.").get_data(as_text=True)
     assert "2 events" in client.get(f"/audit?entity_type=provider&entity_key={some_history}").get_data(as_text=True)
     assert "0 events" in client.get("/audit?actor=nobody").get_data(as_text=True)
-    assert "4 events" in client.get(f"/audit?from={date.today().isoformat()}&to={date.today().isoformat()}").get_data(as_text=True)
+    assert "5 events" in client.get(f"/audit?from={date.today().isoformat()}&to={date.today().isoformat()}").get_data(as_text=True)
     assert client.get("/audit?from=yesterday").status_code == 400
 
 
@@ -144,7 +144,7 @@ def test_the_export_escapes_formulas_and_carries_the_chain(app, some_history, cl
     response = client.get("/audit.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert [r["action"] for r in rows] == ["provider.create", "provider.update", "license.add", "user.create"]
+    assert [r["action"] for r in rows] == ["provider.create", "provider.update", "license.add", "user.create", "auth.login"]
     assert rows[0]["after"].startswith('{"email"') and "'=HYPERLINK" not in rows[0]["after"]  # JSON cells start with {
     assert rows[1]["prev_hash"] == rows[0]["hash"]
     assert client.get("/audit.csv?action=provider.update").get_data(as_text=True).count("\r\n") == 2

@@ -20,7 +20,7 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
     "--password",
     envvar="REGISTRY_NEW_PASSWORD",
     default=None,
-    help="Password (at least 12 characters); generated and printed when omitted. "
+    help="Password (12 to 256 characters, not a common one); generated and printed when omitted. "
     "Prefer the REGISTRY_NEW_PASSWORD variable to keep it out of shell history.",
 )
 def create_user_command(email: str, role: str, password: str | None) -> None:

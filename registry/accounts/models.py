@@ -53,6 +53,10 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.is_enabled
 
+    def get_id(self) -> str:
+        """The identity a session carries: "id:session_version" (see registry.accounts.views)."""
+        return f"{self.id}:{self.session_version}"
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 
