@@ -10,10 +10,12 @@ Services never commit; the request, CLI command or job that called them does.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy import DateTime, Engine, MetaData, String, any_, bindparam, event, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -84,3 +86,21 @@ def configure_engine(engine: Engine, *, busy_timeout_ms: int = 5000) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# --- lists of keys as one bound parameter ---------------------------------------------------------
+def among(column, name: str, dialect: str):
+    """``column IN (the list bound as :name)`` with one bound parameter: an array on
+    PostgreSQL, a JSON list read by ``json_each`` on SQLite, whatever the number of values (an
+    expanding IN of thousands of values costs more in SQLAlchemy and the driver, a placeholder
+    each to render and parse, than running the query). Bind the values with ``listed``."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    if dialect == "sqlite":
+        values = func.json_each(bindparam(name, type_=String)).table_valued("value")
+        return column.in_(select(values.c.value))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def listed(values: list, dialect: str):
+    return json.dumps(values) if dialect == "sqlite" else values

@@ -25,9 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from registry.accounts.models import User
 from registry.alerts.models import FAILED, QUEUED, SENT, AlertRun, OutboxMessage
 from registry.alerts.windows import Windows, describe, label, urgency
-from registry.db import utcnow
+from registry.db import among, listed, utcnow
 from registry.eligibility.engine import CredentialFacts, decide
-from registry.eligibility.services import _among, _listed, rule_timeline, silence_is_permission
+from registry.eligibility.services import rule_timeline, silence_is_permission
 from registry.extensions import db
 from registry.providers.models import (
     CREDENTIAL_MODELS,
@@ -139,8 +139,8 @@ def _linked_emails(items: list[DueItem]) -> None:
     if not missing:
         return
     dialect = db.session.get_bind().dialect.name
-    query = select(Provider.id, User.email).join(User, User.id == Provider.user_id).where(_among(Provider.id, "ids", dialect))
-    found = dict(db.session.execute(query, {"ids": _listed(sorted(missing), dialect)}).all())
+    query = select(Provider.id, User.email).join(User, User.id == Provider.user_id).where(among(Provider.id, "ids", dialect))
+    found = dict(db.session.execute(query, {"ids": listed(sorted(missing), dialect)}).all())
     for item in items:
         if not item.email:
             item.email = found.get(item.provider_id, "")
@@ -176,9 +176,9 @@ def affected_states(items: list[DueItem]) -> None:
         return
     _flush_first()
     dialect = db.session.get_bind().dialect.name
-    ids = {"ids": _listed(sorted({i.provider_id for i in items}), dialect)}
+    ids = {"ids": listed(sorted({i.provider_id for i in items}), dialect)}
     p = _PROVIDER
-    profession_of = dict(db.session.execute(select(p.id, p.profession_code).where(_among(p.id, "ids", dialect)), ids).all())
+    profession_of = dict(db.session.execute(select(p.id, p.profession_code).where(among(p.id, "ids", dialect)), ids).all())
     #: provider id -> [((kind, credential id), facts)]
     held: dict[int, list[tuple[tuple[str, int], CredentialFacts]]] = {pid: [] for pid in profession_of}
     #: provider id -> the jurisdictions where they hold a license of their profession, not ended
@@ -186,7 +186,7 @@ def affected_states(items: list[DueItem]) -> None:
     for kind, model in CREDENTIAL_MODELS.items():
         c = model.__table__.c
         columns, facts = _FACTS[kind]
-        for row in db.session.execute(select(c.id, c.provider_id, *columns).where(_among(c.provider_id, "ids", dialect)), ids):
+        for row in db.session.execute(select(c.id, c.provider_id, *columns).where(among(c.provider_id, "ids", dialect)), ids):
             held[row.provider_id].append(((kind, row.id), facts(row)))
             if kind == "license" and row.profession_code == profession_of[row.provider_id] and row.ended_on is None:
                 licensed[row.provider_id].add(row.jurisdiction_code)
@@ -313,8 +313,8 @@ def queue_due(as_of: date, *, run_id: int | None, windows: Windows | None = None
         return result
     keys = {item.key(item.email or "-"): item for item in items}
     dialect = db.session.get_bind().dialect.name
-    queued = select(OutboxMessage.dedupe_key).where(_among(OutboxMessage.dedupe_key, "keys", dialect))
-    existing = set(db.session.scalars(queued, {"keys": _listed(list(keys), dialect)}))
+    queued = select(OutboxMessage.dedupe_key).where(among(OutboxMessage.dedupe_key, "keys", dialect))
+    existing = set(db.session.scalars(queued, {"keys": listed(list(keys), dialect)}))
     fresh = [item for key, item in keys.items() if key not in existing]
     result.already = len(items) - len(fresh)
     affected_states(fresh)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import bisect
 import gc
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,10 +14,10 @@ from functools import lru_cache, partial
 from typing import Iterable, NamedTuple
 
 from flask import current_app
-from sqlalchemy import Date, Numeric, String, any_, bindparam, cast, func, or_, select, type_coerce
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Date, Numeric, String, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import selectinload
 
+from registry.db import among, listed
 from registry.eligibility.engine import (
     CredentialFacts,
     Decision,
@@ -249,23 +248,6 @@ class BatchResult(NamedTuple):
 _LICENSE, _TRAINING, _REGISTRATION, _PROVIDER = (m.__table__.c for m in (License, TrainingRecord, BoardRegistration, Provider))
 
 
-def _among(column, name: str, dialect: str):
-    """``column IN (the list bound as :name)`` with one bound parameter: an array on
-    PostgreSQL, a JSON list read by ``json_each`` on SQLite, whatever the number of values (an
-    expanding IN of thousands of values costs more in SQLAlchemy and the driver, a placeholder
-    each to render and parse, than running the query). Bind the values with ``_listed``."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-    if dialect == "sqlite":
-        listed = func.json_each(bindparam(name, type_=String)).table_valued("value")
-        return column.in_(select(listed.c.value))
-    return column.in_(bindparam(name, expanding=True))
-
-
-def _listed(values: list, dialect: str):
-    return json.dumps(values) if dialect == "sqlite" else values
-
-
 @dataclass(frozen=True)
 class _BatchQueries:
     """The batch's queries, built once per dialect with named parameters: building SQL
@@ -285,15 +267,15 @@ def _batch_queries(dialect: str) -> _BatchQueries:
     key = cast(lic.provider_id, String) + " " + lic.jurisdiction_code
     return _BatchQueries(
         dialect,
-        providers=select(p.npi, p.id, p.profession_code).where(_among(p.npi, "npis", dialect)),
+        providers=select(p.npi, p.id, p.profession_code).where(among(p.npi, "npis", dialect)),
         # the licenses held in the states asked about ("<provider id> <jurisdiction>" keys),
         # and every license of the providers in ``everywhere``
         licenses=select(lic.provider_id, lic.jurisdiction_code, lic.profession_code, lic.status, c(lic.issued_on), c(lic.expires_on), c(lic.ended_on))
-        .where(_among(lic.provider_id, "ids", dialect), or_(_among(key, "keys", dialect), _among(lic.provider_id, "everywhere", dialect))),
+        .where(among(lic.provider_id, "ids", dialect), or_(among(key, "keys", dialect), among(lic.provider_id, "everywhere", dialect))),
         trainings=select(tr.provider_id, c(tr.completed_on), c(tr.expires_on), c(tr.ended_on), c(tr.total_hours), c(tr.practical_hours), tr.supervised_sessions)
-        .where(_among(tr.provider_id, "ids", dialect)),
+        .where(among(tr.provider_id, "ids", dialect)),
         registrations=select(reg.provider_id, reg.jurisdiction_code, reg.status, c(reg.issued_on), c(reg.expires_on), c(reg.ended_on))
-        .where(_among(reg.provider_id, "ids", dialect)),
+        .where(among(reg.provider_id, "ids", dialect)),
     )
 
 
@@ -350,7 +332,7 @@ def _batch_credentials(wanted: dict[str, set]) -> dict[int, list[CredentialFacts
     facts: dict[int, list[CredentialFacts]] = {}
     held = facts.setdefault
     dialect = db.session.get_bind().dialect.name
-    queries, listed = _batch_queries(dialect), partial(_listed, dialect=dialect)
+    queries, bind = _batch_queries(dialect), partial(listed, dialect=dialect)
     decode = _Decoder(dialect)
     d, n = decode.date, decode.decimal
     # tuple.__new__ straight away: the same CredentialFacts, without a Python-level __new__
@@ -360,15 +342,15 @@ def _batch_credentials(wanted: dict[str, set]) -> dict[int, list[CredentialFacts
         everywhere = sorted(wanted.get("all_licenses", ()))
         here = sorted(wanted.get("license", ()))
         ids = sorted({int(key.split(" ", 1)[0]) for key in here}.union(everywhere))
-        rows = db.session.execute(queries.licenses, {"ids": listed(ids), "keys": listed(here), "everywhere": listed(everywhere)}).all()
+        rows = db.session.execute(queries.licenses, {"ids": bind(ids), "keys": bind(here), "everywhere": bind(everywhere)}).all()
         for pid, jurisdiction, profession, status, issued, expires, ended in rows:
             held(pid, []).append(make(facts_type, ("license", jurisdiction, profession, status, d(issued), d(expires), d(ended), zero, zero, 0)))
     if wanted.get("training"):
-        rows = db.session.execute(queries.trainings, {"ids": listed(sorted(wanted["training"]))}).all()
+        rows = db.session.execute(queries.trainings, {"ids": bind(sorted(wanted["training"]))}).all()
         for pid, completed, expires, ended, total, practical, sessions in rows:
             held(pid, []).append(make(facts_type, ("training", None, None, "active", d(completed), d(expires), d(ended), n(total), n(practical), sessions)))
     if wanted.get("registration"):
-        rows = db.session.execute(queries.registrations, {"ids": listed(sorted(wanted["registration"]))}).all()
+        rows = db.session.execute(queries.registrations, {"ids": bind(sorted(wanted["registration"]))}).all()
         for pid, jurisdiction, status, issued, expires, ended in rows:
             held(pid, []).append(make(facts_type, ("registration", jurisdiction, None, status, d(issued), d(expires), d(ended), zero, zero, 0)))
     return facts
@@ -403,14 +385,14 @@ def evaluate_batch(items: Iterable[BatchItem]) -> list[BatchResult]:
     (``credential_kinds``): none under a prohibited, unclear or unknown rule, or none at all;
     training records only under a rule with a training figure; registrations only under a
     rule that requires one. Every list of keys goes to the database as one bound parameter
-    (see ``_among``), so no query grows with the batch.
+    (see ``registry.db.among``), so no query grows with the batch.
     """
     items = list(items)
     if db.session.autoflush:  # as the ORM would before a query: decide on what the session holds
         db.session.flush()
     with _collector_paused():
         dialect = db.session.get_bind().dialect.name
-        found = db.session.execute(_batch_queries(dialect).providers, {"npis": _listed(list({i.npi for i in items}), dialect)}).all()
+        found = db.session.execute(_batch_queries(dialect).providers, {"npis": listed(list({i.npi for i in items}), dialect)}).all()
         providers: dict[str, tuple[int, str]] = {npi: (pid, profession) for npi, pid, profession in found}
         timeline = rule_timeline()
         policy = silence_is_permission()
