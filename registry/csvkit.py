@@ -144,10 +144,10 @@ class HoursCell(BlankableCell):
             raise ValidationError(f"'{value}' is not a number.") from None
         if not number.is_finite() or number < 0:
             raise ValidationError(f"'{value}' must be zero or more.")
+        if number >= Decimal("100000"):  # before quantize, which fails on a 29th digit
+            raise ValidationError(f"'{value}' is too large.")
         if number != number.quantize(Decimal("0.1")):
             raise ValidationError(f"'{value}' has more than one decimal place.")
-        if number >= Decimal("100000"):
-            raise ValidationError(f"'{value}' is too large.")
         return number.quantize(Decimal("0.1"))
 
 

@@ -112,6 +112,13 @@ def test_rules_import_refuses_bad_files_whole(ctx, text):
         assert row_counts() == before
 
 
+@pytest.mark.parametrize("hours", ["9" * 40, "1e309", "12345678901234567890123456789.5"])
+def test_huge_hours_are_refused_not_a_crash(ctx, hours):
+    """Found by the property above: Decimal.quantize raised on a number of 29 digits or more."""
+    plan = rule_services.read_rules_csv(io.StringIO(to_csv([row(min_training_hours=hours)]), newline=""))
+    assert [(e.line, e.field, e.message) for e in plan.errors] == [(2, "min_training_hours", f"'{hours}' is too large.")]
+
+
 def test_the_rules_strategy_starts_from_a_good_file(ctx):
     plan = rule_services.read_rules_csv(io.StringIO(to_csv(RULE_ROWS), newline=""))
     assert plan.ok, [str(e) for e in plan.errors]
