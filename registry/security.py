@@ -12,8 +12,8 @@
   ``ProxyFix``), so HSTS sees HTTPS and rate limits see the client's address.
 * Production (``REGISTRY_ENV=production``) refuses to start with a missing, short or placeholder
   ``SECRET_KEY``, or with the debugger on.
-* Rate limits (Flask-Limiter): ``LOGIN_RATE_LIMIT`` on sign-in attempts per client address and
-  email, ``API_RATE_LIMIT`` on everything under ``/api/`` per token, user or address. The
+* Rate limits (Flask-Limiter): ``LOGIN_RATE_LIMIT`` on sign-in attempts (password and second
+  factor, each counted apart) per client address and email, ``API_RATE_LIMIT`` on everything under ``/api/`` per token, user or address. The
   counters live in ``RATELIMIT_STORAGE_URI``: ``memory://`` counts per process (each gunicorn
   worker separately); use ``redis://`` to share them between workers.
 """
@@ -67,8 +67,9 @@ def api_client_key() -> str:
 
 
 def login_key() -> str:
-    """Sign-in attempts count per client address and email, so one attacker cannot lock
-    every account out and one account cannot be guessed at from one address."""
+    """Sign-in attempts count per client address and email (the second-factor form has no
+    email: per address), so one attacker cannot lock every account out and one account cannot
+    be guessed at from one address."""
     email = (request.form.get("email") or "").strip().lower()
     return f"login:{client_address()}:{email}"
 
@@ -90,9 +91,10 @@ def init_rate_limits(app: Flask) -> None:
         application_limits_exempt_when=lambda: not is_api_request(),
         app=app,
     )
-    app.view_functions["accounts.login"] = limiter.limit(
-        app.config["LOGIN_RATE_LIMIT"], key_func=login_key, methods=["POST"]
-    )(app.view_functions["accounts.login"])
+    for endpoint in ("accounts.login", "accounts.login_code"):  # password, then second factor
+        app.view_functions[endpoint] = limiter.limit(
+            app.config["LOGIN_RATE_LIMIT"], key_func=login_key, methods=["POST"]
+        )(app.view_functions[endpoint])
 
     @app.after_request
     def retry_after(response):

@@ -205,6 +205,12 @@ def test_login_attempts_are_limited_per_address_and_email(limited_app):
     assert client.get("/login").status_code == 200
 
 
+def test_second_factor_attempts_are_limited_too(limited_app):
+    client = limited_app.test_client()
+    assert [client.post("/login/code", data={"code": "000000"}).status_code for _ in range(3)] == [302] * 3
+    assert client.post("/login/code", data={"code": "000000"}).status_code == 429
+
+
 def test_api_is_limited_per_client_with_json_and_retry_after(limited_app):
     client = limited_app.test_client()
     assert [client.get("/api/v1/jurisdictions").status_code for _ in range(5)] == [200] * 5
