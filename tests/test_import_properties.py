@@ -72,9 +72,10 @@ def row_counts() -> dict[str, int]:
 
 
 def assert_located(errors, text: str) -> None:
-    """Each problem names a line of the file (or the one after it) and a column or 'row'."""
+    """Each problem names a line of the file (or the one after it) and a column or 'row'.
+    Lines end as the csv module ends them: at \n, \r or \r\n."""
     assert errors
-    lines = text.count("\n") + 2
+    lines = len(io.StringIO(text, newline="").readlines()) + 1
     for error in errors:
         assert 1 <= error.line <= lines, str(error)
         assert error.field, str(error)
