@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import random
@@ -67,9 +66,8 @@ from registry.db import utcnow  # noqa: E402
 from registry.extensions import db  # noqa: E402
 from registry.providers.models import CREDENTIAL_MODELS, Provider  # noqa: E402
 from registry.providers.npi import npi_check_digit  # noqa: E402
-from registry.rules import services as rules  # noqa: E402
 from registry.rules.reference import JURISDICTION_CODES  # noqa: E402
-from registry.scratch import rebuild_schema  # noqa: E402
+from registry.scratch import database_version, load_state_rules, rebuild_schema  # noqa: E402
 
 JURISDICTIONS = sorted(JURISDICTION_CODES)
 FIRST_EXPIRY, LAST_EXPIRY = date(2020, 1, 1), date(2030, 12, 31)
@@ -454,14 +452,8 @@ def main() -> None:
     statements = Statements()
 
     with app.app_context():
-        backend = db.engine.dialect.name
-        server = db.session.execute(text("SELECT sqlite_version()" if backend == "sqlite" else "SHOW server_version")).scalar()
-        rules.seed_reference_data()
-        plan = rules.read_rules_csv(io.StringIO((ROOT / "data" / "state_rules.csv").read_text(encoding="utf-8")))
-        rules.plan_import(plan)
-        assert plan.ok, plan.errors[:3]
-        rules.apply_import(plan, actor=rules.Actor(None, "bench"), source="bench")
-        db.session.commit()
+        backend, server = database_version()
+        rule_versions = load_state_rules()
         windows = services.windows_from_config()
         population = load(args.credentials, args.seed, windows, as_of)
         db.session.remove()
@@ -470,7 +462,7 @@ def main() -> None:
         total_rows = sum(rows[t] for t in TABLES.values())
         dated = sum(population.dated.values())
         out.append(("population", f"{population.providers:,} providers ({population.users:,} reached through their account's address, {population.no_address:,} with no address), "
-                                  f"{len(MANAGERS)} managers, {len(plan.rows)} rule versions"))
+                                  f"{len(MANAGERS)} managers, {rule_versions} rule versions"))
         out.append(("credentials", ", ".join(f"{rows[t]:,} {t} ({population.dated[t]:,} dated)" for t in TABLES.values()) + f": {dated:,} dated of {total_rows:,}"))
         inserted = sum(rows.values()) + len(MANAGERS)
         out.append(("generate (Python) + bulk insert", f"{population.generate_s:.2f} s + {population.insert_s:.2f} s = {inserted / population.insert_s:,.0f} rows/s inserted (ANALYZE included)"))

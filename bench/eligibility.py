@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import io
 import random
 import statistics
 import sys
@@ -53,9 +52,8 @@ from registry.eligibility import services as eligibility  # noqa: E402
 from registry.extensions import db  # noqa: E402
 from registry.providers.models import BoardRegistration, License, Provider, TrainingRecord  # noqa: E402
 from registry.providers.npi import npi_check_digit  # noqa: E402
-from registry.rules import services as rules  # noqa: E402
 from registry.rules.reference import JURISDICTION_CODES  # noqa: E402
-from registry.scratch import rebuild_schema  # noqa: E402
+from registry.scratch import database_version, load_state_rules, rebuild_schema  # noqa: E402
 
 BATCH = eligibility.MAX_BATCH
 FIRST_DAY, LAST_DAY = date(2020, 1, 1), date(2026, 12, 31)
@@ -327,14 +325,8 @@ def main() -> None:
     out: list[tuple[str, str]] = []
 
     with app.app_context():
-        backend = db.engine.dialect.name
-        server = db.session.execute(text("SELECT sqlite_version()" if backend == "sqlite" else "SHOW server_version")).scalar()
-        rules.seed_reference_data()
-        plan = rules.read_rules_csv(io.StringIO((ROOT / "data" / "state_rules.csv").read_text(encoding="utf-8")))
-        rules.plan_import(plan)
-        assert plan.ok, plan.errors[:3]
-        rules.apply_import(plan, actor=rules.Actor(None, "bench"), source="bench")
-        db.session.commit()
+        backend, server = database_version()
+        rule_versions = load_state_rules()
         t0 = time.perf_counter()
         population = generate(args.providers, args.seed)
         generated = time.perf_counter() - t0
@@ -353,7 +345,7 @@ def main() -> None:
     gc.collect()
     if args.gc_freeze:
         gc.freeze()
-    out.append(("population", f"{sizes['provider']:,} providers, {sizes['license']:,} licenses, {sizes['training_record']:,} training records, {sizes['board_registration']:,} board registrations, {len(plan.rows)} rule versions"))
+    out.append(("population", f"{sizes['provider']:,} providers, {sizes['license']:,} licenses, {sizes['training_record']:,} training records, {sizes['board_registration']:,} board registrations, {rule_versions} rule versions"))
     out.append(("generate (Python) + bulk insert", f"{generated:.2f} s + {loaded:.2f} s = {sum(sizes.values()) / loaded:,.0f} rows/s inserted"))
 
     out.append(("triples", f"{len(items):,} ({on_license / len(items):.0%} in a state where the provider holds a license), dated {FIRST_DAY}..{LAST_DAY}"))
