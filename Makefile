@@ -50,11 +50,15 @@ test-pg: $(VENV)/.installed-test ## the suite without the browser tests on Postg
 test-browser: $(VENV)/.installed-test chromium ## only the browser tests (DATABASE_URL decides the database)
 	$(BIN)/pytest -m browser
 
-bench: $(VENV)/.installed ## benchmark the rules register and batch eligibility on SQLite, then PostgreSQL (PG_URL; drops its tables)
+bench: $(VENV)/.installed ## benchmark the rules register, batch eligibility, the coding gate (batch and HTTP) and the alert scan on SQLite, then PostgreSQL (PG_URL; drops its tables)
 	$(BIN)/python bench/rules_bench.py
 	$(BIN)/python bench/rules_bench.py --database-url $(PG_URL)
 	$(BIN)/python bench/eligibility.py
 	$(BIN)/python bench/eligibility.py --database-url $(PG_URL)
+	$(BIN)/python bench/gate.py
+	$(BIN)/python bench/gate.py --database-url $(PG_URL)
+	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/alerts.py --database-url $(PG_URL)
 
 lint: $(VENV)/.installed-test ## ruff: pyflakes, import order, bugbear
 	$(BIN)/ruff check registry tests migrations bench
