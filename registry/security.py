@@ -24,7 +24,7 @@ import hashlib
 import math
 import time
 
-from flask import Flask, request
+from flask import Flask, request, session
 from flask_limiter import Limiter
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -125,6 +125,8 @@ def set_security_headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", HSTS)
-    if request.endpoint != "static" and (current_user.is_authenticated or "Authorization" in request.headers):
+    # "signed in" read from the session, not from the user row: after the view's commit the
+    # row is expired, and asking it would cost another query (and, on SQLite, the write lock)
+    if request.endpoint != "static" and (session.get("_user_id") is not None or "Authorization" in request.headers):
         headers["Cache-Control"] = "no-store"
     return response

@@ -23,7 +23,7 @@ from registry.coding.models import BillableLine, CodingCheck
 from registry.coding.tables import EditTables, default_tables
 from registry.db import utcnow
 from registry.eligibility.engine import Decision
-from registry.eligibility.services import MAX_BATCH, BatchItem, evaluate_batch
+from registry.eligibility.services import MAX_BATCH, BatchItem, collector_paused, evaluate_batch
 from registry.errors import InputError
 from registry.extensions import db
 from registry.providers.npi import npi_problem
@@ -132,7 +132,14 @@ def check_visits(visits: Iterable[gate.Visit], *, actor: Actor, channel: str, ta
         return []
     if len(visits) > MAX_VISITS:
         raise CodingError(f"Send 1 to {MAX_VISITS:,} visits at a time (got {len(visits):,}).", field="visits")
-    answers = run_gate(visits, tables=tables)
+    with collector_paused():  # acyclic rows by the thousand: see eligibility's batch
+        answers = run_gate(visits, tables=tables)
+        ids = _record(visits, answers, actor=actor, channel=channel)
+    return [CheckOutcome(check_id, v, result, decision) for check_id, v, (result, decision) in zip(ids, visits, answers, strict=True)]
+
+
+def _record(visits: list[gate.Visit], answers, *, actor: Actor, channel: str) -> list[int]:
+    """INSERT one coding_check row per visit (one multi-row statement); their ids in order."""
     now = utcnow()
     batch_key = str(uuid.uuid4()) if len(visits) > 1 or channel in ("api_batch", "csv") else None
     rows = [
@@ -144,8 +151,7 @@ def check_visits(visits: Iterable[gate.Visit], *, actor: Actor, channel: str, ta
     # (Core, not the ORM's bulk INSERT, which splits the rows into many statements.)
     table = CodingCheck.__table__
     returned = db.session.execute(insert(table).returning(table.c.id, table.c.batch_position), rows).all()
-    ids = [check_id for check_id, _position in sorted(returned, key=lambda r: r[1])]
-    return [CheckOutcome(check_id, v, result, decision) for check_id, v, (result, decision) in zip(ids, visits, answers, strict=True)]
+    return [check_id for check_id, _position in sorted(returned, key=lambda r: r[1])]
 
 
 def check_visit(visit: gate.Visit, *, actor: Actor, channel: str, tables: EditTables | None = None) -> CheckOutcome:

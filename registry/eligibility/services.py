@@ -357,7 +357,7 @@ def _batch_credentials(wanted: dict[str, set]) -> dict[int, list[CredentialFacts
 
 
 @contextmanager
-def _collector_paused():
+def collector_paused():
     """Pause CPython's cyclic garbage collector for the span of a batch.
 
     A batch builds some 100,000 short-lived tuples (facts, reasons, decisions), none in a
@@ -390,7 +390,7 @@ def evaluate_batch(items: Iterable[BatchItem]) -> list[BatchResult]:
     items = list(items)
     if db.session.autoflush:  # as the ORM would before a query: decide on what the session holds
         db.session.flush()
-    with _collector_paused():
+    with collector_paused():
         dialect = db.session.get_bind().dialect.name
         found = db.session.execute(_batch_queries(dialect).providers, {"npis": listed(list({i.npi for i in items}), dialect)}).all()
         providers: dict[str, tuple[int, str]] = {npi: (pid, profession) for npi, pid, profession in found}
