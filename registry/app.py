@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from registry import config as config_module
 from registry import security
@@ -28,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    app.url_map.converters["int"] = RowIdConverter
     register_extensions(app)
     register_blueprints(app)
     security.init_app(app)
@@ -35,6 +37,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_template_helpers(app)
     configure_logging(app)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a row id, so at most 2**31 - 1 (PostgreSQL's INTEGER). A
+    larger number matches no route (404) instead of reaching the database, which refuses it."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def register_extensions(app: Flask) -> None:

@@ -110,3 +110,10 @@ def test_server_error_is_json_not_a_traceback(app, client, monkeypatch):
     response = client.get("/api/v1/jurisdictions")
     assert response.status_code == 500 and response.is_json
     assert "exploded" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/coding/checks/2147483648", "/coding/checks/99999999999", "/providers/2147483648"])
+def test_an_id_beyond_the_database_integer_is_not_found(client, login, path):
+    """Found by schemathesis on PostgreSQL: an id over 2**31 - 1 reached the database (500)."""
+    login("manager")
+    assert client.get(path).status_code == 404
