@@ -176,23 +176,36 @@ def _attach(form, error: services.AccountError) -> None:
     getattr(form, error.field).errors.append(error.message)
 
 
+def _account_change(form, change, *, done: str, category: str = "success") -> bool:
+    """For a submitted, valid ``form``, make the change to the user's own account: saved, the
+    session carried over (the others end) and ``done`` flashed; or, refused, rolled back and
+    the reason shown on the field at fault. True when saved."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        change()
+    except services.AccountError as exc:
+        db.session.rollback()
+        _attach(form, exc)
+        return False
+    db.session.commit()
+    _keep_this_session()
+    flash(done, category)
+    return True
+
+
+def _status(form) -> int:
+    return 400 if form.is_submitted() else 200
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @role_required(*ALL_ROLES)
 def change_password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            _attach(form, exc)
-            return render_template("accounts/change_password.html", form=form), 400
-        db.session.commit()
-        _keep_this_session()
-        flash("Password changed. Your other sessions have ended.", "success")
+    if _account_change(form, lambda: services.change_password(current_user, form.current_password.data, form.new_password.data),
+                       done="Password changed. Your other sessions have ended."):
         return redirect(url_for(".account"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("accounts/change_password.html", form=form), status
+    return render_template("accounts/change_password.html", form=form), _status(form)
 
 
 @bp.route("/account/totp", methods=["GET", "POST"])
@@ -203,21 +216,12 @@ def totp_setup():
     secret = session.get(NEW_SECRET) or totp.new_secret()
     session[NEW_SECRET] = secret
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            services.enable_totp(current_user, secret, form.code.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        else:
-            db.session.commit()
-            session.pop(NEW_SECRET)
-            _keep_this_session()
-            flash("Second factor on: signing in now asks for a code from your app.", "success")
-            return redirect(url_for(".account"))
+    if _account_change(form, lambda: services.enable_totp(current_user, secret, form.code.data),
+                       done="Second factor on: signing in now asks for a code from your app."):
+        session.pop(NEW_SECRET)
+        return redirect(url_for(".account"))
     uri = totp.provisioning_uri(secret, current_user.email)
-    status = 400 if form.is_submitted() else 200
-    return render_template("accounts/totp_setup.html", form=form, secret=secret, uri=uri, qr=Markup(totp.qr_svg(uri))), status
+    return render_template("accounts/totp_setup.html", form=form, secret=secret, uri=uri, qr=Markup(totp.qr_svg(uri))), _status(form)
 
 
 @bp.route("/account/totp/disable", methods=["GET", "POST"])
@@ -226,19 +230,9 @@ def totp_disable():
     if current_user.totp_secret is None:
         return redirect(url_for(".account"))
     form = PasswordConfirmForm()
-    if form.validate_on_submit():
-        try:
-            services.disable_totp(current_user, form.password.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            _attach(form, exc)
-            return render_template("accounts/totp_disable.html", form=form), 400
-        db.session.commit()
-        _keep_this_session()
-        flash("Second factor off.", "info")
+    if _account_change(form, lambda: services.disable_totp(current_user, form.password.data), done="Second factor off.", category="info"):
         return redirect(url_for(".account"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("accounts/totp_disable.html", form=form), status
+    return render_template("accounts/totp_disable.html", form=form), _status(form)
 
 
 @bp.app_context_processor
