@@ -73,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.eligibility.api import bp as eligibility_api
     from registry.eligibility.views import bp as eligibility_bp
     from registry.extensions import api, csrf
+    from registry.health.views import bp as health_bp
     from registry.providers.api import bp as providers_api
     from registry.providers.views import bp as providers_bp
     from registry.rules.api import bp as rules_api
@@ -86,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(alerts_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(health_bp)
     # The rules API only reads, so it needs no CSRF token. The providers API writes with the
     # signed-in session, so its writes keep CSRF protection (send the X-CSRFToken header).
     csrf.exempt(rules_api)

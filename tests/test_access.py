@@ -63,6 +63,8 @@ EXPECTED = {
     "tokens.revoke": {"POST": roles(M)},
     # state rules
     "static": {"GET": public()},
+    "health.healthz": {"GET": public()},
+    "health.readyz": {"GET": public()},
     "rules.home": {"GET": public()},
     "rules.jurisdiction": {"GET": public()},
     "rules.export_csv": {"GET": public()},
