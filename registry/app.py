@@ -101,6 +101,7 @@ def register_commands(app: Flask) -> None:
     from registry.accounts.cli import demo_cli, users_cli
     from registry.alerts.cli import alerts_cli
     from registry.audit.cli import audit_cli
+    from registry.demo import cli as _demo_seed  # noqa: F401  (adds `demo seed` to demo_cli)
     from registry.providers.cli import providers_cli
     from registry.rules.cli import rules_cli
 

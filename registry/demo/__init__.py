@@ -1,0 +1,1 @@
+"""Demo data at scale: ``flask demo seed`` (services.py generates, cli.py commits)."""
