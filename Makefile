@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 export FLASK_APP := registry:create_app
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 CHROMIUM ?= /usr/bin/chromium
+# make bench: its own PostgreSQL database (created if missing; every benchmark drops its tables)
+BENCH_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench_registry
+# e.g. BENCH_ARGS=--quick (small sizes, a few minutes), --only pages,import, --databases sqlite
+BENCH_ARGS ?=
 
 .PHONY: help run setup-db test test-pg test-browser chromium lint bench clean
 
@@ -50,15 +54,8 @@ test-pg: $(VENV)/.installed-test ## the suite without the browser tests on Postg
 test-browser: $(VENV)/.installed-test chromium ## only the browser tests (DATABASE_URL decides the database)
 	$(BIN)/pytest -m browser
 
-bench: $(VENV)/.installed ## benchmark the rules register, batch eligibility, the coding gate (batch and HTTP) and the alert scan on SQLite, then PostgreSQL (PG_URL; drops its tables)
-	$(BIN)/python bench/rules_bench.py
-	$(BIN)/python bench/rules_bench.py --database-url $(PG_URL)
-	$(BIN)/python bench/eligibility.py
-	$(BIN)/python bench/eligibility.py --database-url $(PG_URL)
-	$(BIN)/python bench/gate.py
-	$(BIN)/python bench/gate.py --database-url $(PG_URL)
-	$(BIN)/python bench/alerts.py
-	$(BIN)/python bench/alerts.py --database-url $(PG_URL)
+bench: $(VENV)/.installed-test chromium ## every benchmark on SQLite, then PostgreSQL (BENCH_PG_URL; drops its tables): prints one table and writes it to docs/performance.md
+	$(BIN)/python bench/run_all.py --database-url $(BENCH_PG_URL) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test ## ruff: pyflakes, import order, bugbear
 	$(BIN)/ruff check registry tests migrations bench

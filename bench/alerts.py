@@ -1,6 +1,6 @@
 """Benchmark of the expiry-alert scan: find what is due on a day and fill the outbox.
 
-Usage: python bench/alerts.py [--database-url URL] [--credentials N] [--as-of DATE] [--seed S]
+Usage: python bench/alerts.py [--database-url URL] [--credentials N] [--as-of DATE] [--seed S] [--json PATH]
 
 Builds a throw-away database (a temporary SQLite file by default; with a PostgreSQL URL the
 tables in that database are dropped and rebuilt), so never point it at real data. It imports
@@ -31,7 +31,8 @@ EXPLAIN on PostgreSQL), and how many rows lie in the scanned expiry range and ho
 reached Python, against the table sizes. It checks that find_due found exactly the items the
 generated data says are due. Mail goes to the file backend in a temporary directory, and
 nothing sends it: the benchmark only queues (it counts the files there: none). Prints one
-table, then the plans; nothing here asserts a speed.
+table, then the plans; nothing here asserts a speed. With ``--json PATH`` it also writes its
+headline figures there (bench/headline.py), for bench/run_all.py.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event, func, insert, select, text  # noqa: E402
 
+from bench import headline  # noqa: E402
 from registry import create_app  # noqa: E402
 from registry.accounts.models import User  # noqa: E402
 from registry.alerts import services  # noqa: E402
@@ -439,7 +441,9 @@ def main() -> None:
     parser.add_argument("--credentials", type=int, default=1_000_000, help="dated credentials to generate (undated ones come on top)")
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 27))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the headline figures to PATH as JSON (bench/headline.py)")
     args = parser.parse_args()
+    started = time.perf_counter()
     tmp = tempfile.TemporaryDirectory()
     mail_dir = Path(tmp.name) / "mail"
     mail_dir.mkdir()
@@ -522,6 +526,20 @@ def main() -> None:
     print("\nQuery plans of the credential scan:")
     print("\n".join(plans))
     tmp.cleanup()
+    run1 = first_run.result
+    figures = [
+        headline.figure("alerts.run1", f"alert scan run 1 over {dated:,} dated credentials: queue {run1.queued:,} messages + commit", first_run.total_s, "s",
+                        higher_is_better=False, note=f"{run1.queued / first_run.total_s:,.0f} messages queued/s; find_due alone {find_s:.2f} s"),
+        headline.figure("alerts.run2", "alert scan run 2, same day: nothing to queue (dedupe)", second_run.total_s, "s", higher_is_better=False),
+        headline.figure("alerts.nextday", f"alert scan, next day: {next_day.result.queued:,} newly due queued", next_day.total_s, "s", higher_is_better=False),
+    ]
+    problems = [message for ok, message in (
+        (agree, f"find_due found {dict(found)}, the generated data says {dict(expected)}"),
+        (deduped, "the second run queued again"),
+        (mail_files == 0, f"{mail_files} mail files written"),
+    ) if not ok]
+    headline.write(args.json, "alerts", backend, server, figures, problems=problems, seconds=time.perf_counter() - started,
+                   params={"credentials": args.credentials, "as_of": args.as_of.isoformat(), "seed": args.seed})
     if not (agree and deduped and mail_files == 0):
         raise SystemExit(1)
 

@@ -1,6 +1,7 @@
 """Benchmark of batch eligibility: the engine against one hand-written SQL query.
 
 Usage: python bench/eligibility.py [--database-url URL] [--providers N] [--triples T] [--seed S] [--repeat R] [--gc-freeze]
+                                   [--json PATH]
 
 Builds a throw-away database (a temporary SQLite file by default; with a PostgreSQL URL the
 tables in that database are dropped and rebuilt), so never point it at real data. It imports
@@ -24,7 +25,9 @@ is not permission, applies). The engine decides much more (practical hours, supe
 sessions, completion window, years licensed, board registration, and every reason in words);
 the test compared is only the part the query computes. Prints one table; nothing here asserts
 a speed. --repeat R reports the quickest of R timings of each; --gc-freeze shows what the
-garbage collector costs (see docs/performance.md).
+garbage collector costs (see docs/performance.md). With ``--json PATH`` it also writes its
+headline figures there (bench/headline.py), for bench/run_all.py; any disagreement between (a)
+and (b) is then a failure (exit status 1).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, event, insert, text  # noqa: E402
 
+from bench import headline  # noqa: E402
 from registry import create_app  # noqa: E402
 from registry.db import utcnow  # noqa: E402
 from registry.eligibility import services as eligibility  # noqa: E402
@@ -317,7 +321,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() the loaded app before timing, as a pre-forking server can, so full collections skip it")
     parser.add_argument("--repeat", type=int, default=1, help="time (a) and (b) this many times each and report the quickest of each (a shared machine is noisy)")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the headline figures to PATH as JSON (bench/headline.py); a disagreement then exits 1")
     args = parser.parse_args()
+    started = time.perf_counter()
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{tmp.name}/bench.db"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False})
@@ -380,7 +386,18 @@ def main() -> None:
     if mismatches:
         print()
         print("\n".join(describe_mismatches(app, items, mismatches, query["rows"])))
+    batch_ms = [s * 1000 for s in engine["seconds"]]
+    figures = [headline.figure(
+        "eligibility.batch", f"batch eligibility, {len(items):,} questions", engine_rate, "questions/s",
+        baseline=query_rate, baseline_label="one hand-written SQL query + fetch", p50=headline.percentile(batch_ms, .5),
+        p99=headline.percentile(batch_ms, .99), latency_of=f"a batch of {BATCH:,} (evaluate_batch)",
+    )]
+    problems = [f"{len(mismatches)} of {len(items):,} questions: the engine and the query disagree"] if mismatches else []
+    headline.write(args.json, "eligibility", backend, server, figures, problems=problems, seconds=time.perf_counter() - started,
+                   params={"providers": args.providers, "triples": args.triples, "seed": args.seed, "repeat": args.repeat, "gc_freeze": args.gc_freeze})
     tmp.cleanup()
+    if mismatches and args.json:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Usage: python bench/gate.py [--database-url URL] [--providers N] [--visits V] [--seed S]
                             [--duration SEC] [--warmup SEC] [--clients C] [--client-processes P]
-                            [--skip-http] [--skip-batch]
+                            [--skip-http] [--skip-batch] [--json PATH]
 
 Builds a throw-away database (a temporary SQLite file by default; with a PostgreSQL URL the
 tables in that database are dropped and rebuilt), so never point it at real data. It imports
@@ -37,6 +37,8 @@ Clients are threads of this process (or of ``--client-processes`` processes), ea
 ``http.client`` connection. gunicorn's sync worker closes the connection after every answer (it
 has no keep-alive), so each request opens a new loopback TCP connection. Client and server
 share the machine's cores; the CPU each side used is printed. Nothing here asserts a speed.
+With ``--json PATH`` it also writes its headline figures there (bench/headline.py), for
+bench/run_all.py; an HTTP answer other than 200 is then a failure (exit status 1).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event, func, make_url, select  # noqa: E402
 
+from bench import headline  # noqa: E402
 from bench.eligibility import JURISDICTIONS, day_between, generate, load_population  # noqa: E402
 from registry import create_app  # noqa: E402
 from registry.accounts.services import create_user  # noqa: E402
@@ -617,7 +620,9 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=1, help="spread the clients over this many processes (1: threads of this process)")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the headline figures to PATH as JSON (bench/headline.py); HTTP errors then exit 1")
     args = parser.parse_args()
+    args.started = time.perf_counter()
     # a SIGTERM unwinds like Ctrl-C, so gunicorn is stopped and the temporary files go
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -636,6 +641,8 @@ def report(args, tmpdir: str) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False})
     rebuild_schema(app)
     out: list[tuple[str, str]] = []
+    figures: list[dict] = []
+    problems: list[str] = []
     with app.app_context():
         backend, server_version = database_version()
         db.session.remove()
@@ -661,6 +668,10 @@ def report(args, tmpdir: str) -> None:
         total = sum(batch["seconds"])
         ms = [s * 1000 for s in batch["seconds"]]
         out.append(("(1) check_visits + commit", f"{len(visits) / total:,.0f} visits/s, {n_lines / total:,.0f} claim lines/s ({total:.2f} s); per batch of {BATCH:,}: p50 {statistics.median(ms):,.0f} ms, max {max(ms):,.0f} ms"))
+        figures.append(headline.figure(
+            "gate.batch", f"coding gate batch, check_visits + commit, {len(visits):,} visits", len(visits) / total, "visits/s",
+            p50=headline.percentile(ms, .5), p99=headline.percentile(ms, .99), latency_of=f"a batch of {BATCH:,}",
+        ))
         eligibility_s, commit_s = sum(batch["eligibility"]), sum(batch["commit"])
         pure = run_pure_gate(app, visits)
         gate_s = sum(pure["seconds"])
@@ -690,6 +701,18 @@ def report(args, tmpdir: str) -> None:
         hello_lines, hello_rate, _ = http_lines("(2a) GET /bench/hello", run["hello"])
         check_lines, check_rate, check_p99 = http_lines("(2b) POST /api/v1/coding/check", run["check"])
         out += hello_lines + check_lines
+        hello_ms = sorted(run["hello"]["latencies"])
+        check_ms = sorted(run["check"]["latencies"])
+        figures.append(headline.figure(
+            "gate.http", f"POST /api/v1/coding/check, gunicorn, {args.clients} clients", check_rate, "requests/s",
+            baseline=hello_rate, baseline_label="GET /bench/hello, same server and clients",
+            p50=pct(check_ms, .5) * 1000, p99=pct(check_ms, .99) * 1000, latency_of=f"a request, {args.clients} concurrent clients",
+            note=f"hello world p50 {pct(hello_ms, .5) * 1000:.1f} ms, p99 {pct(hello_ms, .99) * 1000:.1f} ms",
+        ))
+        for which in ("hello", "check"):
+            bad = sum(run[which]["statuses"].values()) - run[which]["statuses"].get(200, 0)
+            if bad:
+                problems.append(f"(2) {which}: {bad:,} answers other than 200: {run[which]['errors'][:2]}")
         with app.app_context():
             recorded = db.session.scalar(select(func.count()).select_from(CodingCheck).where(CodingCheck.channel == "api"))
             db.session.remove()
@@ -707,6 +730,10 @@ def report(args, tmpdir: str) -> None:
     print("-" * (width + 100))
     for name, figure in out:
         print(f"{name:<{width}}  {figure}")
+    headline.write(args.json, "gate", backend, server_version, figures, problems=problems, seconds=time.perf_counter() - args.started,
+                   params={k: getattr(args, k) for k in ("providers", "visits", "seed", "duration", "warmup", "clients", "client_processes", "skip_http", "skip_batch")})
+    if problems and args.json:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Benchmark of the rules register: CSV import, as-of look-ups, pages and API.
 
-Usage: python bench/rules_bench.py [--database-url URL] [--requests N]
+Usage: python bench/rules_bench.py [--database-url URL] [--requests N] [--json PATH]
 
 Builds a throw-away database (a temporary SQLite file by default; with a PostgreSQL URL the
 tables in that database are dropped and rebuilt), so never point it at real data.
-Prints one table; nothing here asserts a speed.
+Prints one table; nothing here asserts a speed. With ``--json PATH`` it also writes its headline
+figures there (bench/headline.py), for bench/run_all.py.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import headline  # noqa: E402
 from registry import create_app  # noqa: E402
 from registry.extensions import db  # noqa: E402
 from registry.rules import services  # noqa: E402
 from registry.rules.csvio import COLUMNS  # noqa: E402
-from registry.scratch import rebuild_schema  # noqa: E402
+from registry.scratch import database_version, rebuild_schema  # noqa: E402
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -80,7 +82,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the headline figures to PATH as JSON (bench/headline.py)")
     args = parser.parse_args()
+    started = time.perf_counter()
+    figures: list[dict] = []
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{tmp.name}/bench.db"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False})
@@ -95,6 +100,10 @@ def main() -> None:
         samples = timed(lambda: services.rules_in_force(date.today()), 200)
         rows.append(("rules_in_force(today), all 104 pairs", f"p50 {percentile(samples, .5):.2f} ms, p99 {percentile(samples, .99):.2f} ms"))
         samples = timed(lambda: services.rule_in_force("WA", "PT", date(2024, 1, 1)), 500)
+        figures.append(headline.figure(
+            "rules.lookup", "rule_in_force(WA, PT, 2024-01-01) look-ups", 1000 / statistics.mean(samples), "look-ups/s",
+            p50=percentile(samples, .5), p99=percentile(samples, .99), latency_of="a look-up",
+        ))
         rows.append(("rule_in_force(WA, PT, 2024-01-01)", f"p50 {percentile(samples, .5):.2f} ms, p99 {percentile(samples, .99):.2f} ms"))
         samples = timed(services.export_text, 20)
         rows.append(("export all live versions", f"p50 {percentile(samples, .5):.1f} ms"))
@@ -103,12 +112,16 @@ def main() -> None:
     with app.app_context():
         seconds, n = import_once(big)
         rows.append(("import synthetic 100 versions x 104 pairs", f"{n:,} rows in {seconds:.2f} s = {n / seconds:,.0f} rows/s"))
+        figures.append(headline.figure("rules.import", f"rules CSV import, {n:,} synthetic versions", n / seconds, "rows/s"))
         seconds, n = import_once(big)
         rows.append(("re-import of the same, nothing changes", f"{n:,} rows in {seconds:.2f} s = {n / seconds:,.0f} rows/s"))
     reset_schema(app)
     with app.app_context():
         import_once(real)
     client = app.test_client()
+    baseline_rate = None
+    headlines = {"/api/v1/rules?profession=PT": ("rules.api", "GET /api/v1/rules?profession=PT, test client"),
+                 "/": ("rules.page", "GET / (map + table), test client")}
     for label, path in [
         ("GET /api/v1/jurisdictions (baseline)", "/api/v1/jurisdictions"),
         ("GET /api/v1/rules?profession=PT", "/api/v1/rules?profession=PT"),
@@ -118,15 +131,25 @@ def main() -> None:
     ]:
         assert client.get(path).status_code == 200
         samples = timed(lambda p=path: client.get(p), args.requests)
+        rate = 1000 / statistics.mean(samples)
+        baseline_rate = baseline_rate or rate  # the first, /api/v1/jurisdictions, is the baseline
+        if path in headlines:
+            key, name = headlines[path]
+            figures.append(headline.figure(
+                key, name, rate, "requests/s", baseline=baseline_rate, baseline_label="GET /api/v1/jurisdictions, test client",
+                p50=percentile(samples, .5), p99=percentile(samples, .99), latency_of="a request (in-process)",
+            ))
         rows.append((label + " [in-process test client]", f"p50 {percentile(samples, .5):.2f} ms, p99 {percentile(samples, .99):.2f} ms, {1000 / statistics.mean(samples):,.0f} req/s"))
     with app.app_context():
-        backend = db.engine.dialect.name
+        backend, server = database_version()
+        db.session.remove()
         db.engine.dispose()
     width = max(len(r[0]) for r in rows)
-    print(f"\nNeedle Registry rules benchmark: {backend}, Python {sys.version.split()[0]}, {date.today()}")
+    print(f"\nNeedle Registry rules benchmark: {backend} {server}, Python {sys.version.split()[0]}, {date.today()}")
     print("-" * (width + 50))
     for name, figure in rows:
         print(f"{name:<{width}}  {figure}")
+    headline.write(args.json, "rules", backend, server, figures, params={"requests": args.requests}, seconds=time.perf_counter() - started)
     tmp.cleanup()
 
 
