@@ -124,5 +124,9 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """LOG_FORMAT (text or json) and LOG_LEVEL, a request id and one log line per request
+    (registry/logs.py, docs/operations.md)."""
+    from registry import logs
+
+    logs.configure(app)
+    logging.getLogger("registry").debug("logging: LOG_FORMAT=%s LOG_LEVEL=%s", app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])

@@ -1,0 +1,1 @@
+"""Helpers for tests that run the registry as an operator would (real processes)."""
