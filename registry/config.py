@@ -47,7 +47,7 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
         "REGISTRY_ENV": registry_env,
         **({} if secret_given else {"SECRET_KEY": _secret_key(instance_path, registry_env)}),
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(url),
         # SQLite: milliseconds a writer waits for the lock before failing.
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
@@ -69,6 +69,23 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
         "RULES_PAGE_SIZE": 100,
         **_alert_settings(instance_path),
     }
+
+
+def _engine_options(url: str) -> dict:
+    """Connection pool per process (each gunicorn worker has its own). ``pool_pre_ping`` tests a
+    pooled connection before use, so a worker recovers by itself after the database restarts."""
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options.update(
+            # connections kept open per process, and how many more it may open under a burst
+            pool_size=_env_int("DB_POOL_SIZE", 5, 1, 100),
+            max_overflow=_env_int("DB_MAX_OVERFLOW", 5, 0, 100),
+            # seconds a request waits for a free pooled connection before failing (503)
+            pool_timeout=_env_int("DB_POOL_TIMEOUT", 10, 1, 300),
+            # seconds to establish a connection: an unreachable server fails fast (503)
+            connect_args={"connect_timeout": _env_int("DB_CONNECT_TIMEOUT", 5, 1, 120)},
+        )
+    return options
 
 
 def _rate_limit(name: str, default: str) -> str:

@@ -5,6 +5,8 @@ catch-up over frozen dates, rule-change messages, the outbox page and the comman
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +27,7 @@ from registry.alerts.models import AlertRun, OutboxMessage
 from registry.extensions import db
 from registry.providers import services as providers
 from registry.rules.services import Actor
-from tests.conftest import PASSWORD
+from tests.conftest import MAIL_DIR, PASSWORD
 
 ACTOR = Actor(None, "test")
 TODAY = date(2026, 11, 27)
@@ -365,6 +367,30 @@ def test_create_app_never_starts_a_scheduler():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_scheduler_process_stops_cleanly_on_a_signal(app, database_url, signum):
+    """systemd and docker stop with SIGTERM, a terminal with Ctrl-C: both end the process with
+    status 0 and no traceback, after the scheduler shut down."""
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "MAIL_BACKEND": "file", "MAIL_FILE_DIR": MAIL_DIR, "FLASK_APP": "registry:create_app"}
+    with subprocess.Popen([sys.executable, "-m", "flask", "alerts", "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        try:
+            seen = []  # log lines (stderr) come first
+            while not (seen and seen[-1].startswith("Alert scheduler started:")):
+                line = process.stdout.readline()
+                assert line, "".join(seen)
+                seen.append(line)
+            process.send_signal(signum)
+            out, _ = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, out
+    assert "Traceback" not in out, out
+    assert f"Alert scheduler stopping ({signal.Signals(signum).name})" in out
+    assert out.rstrip().endswith("Alert scheduler stopped."), out
 
 
 def test_the_scheduler_runs_the_job_daily_coalescing_with_a_generous_grace(app):

@@ -84,3 +84,19 @@ def test_version_counter_stops_a_concurrent_flush(ctx):
         with pytest.raises(StaleDataError):
             second.flush()
         second.rollback()
+
+
+def test_pool_settings_come_from_the_environment_for_postgresql(monkeypatch, tmp_path):
+    from registry.config import from_environment
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db.internal:5432/registry")
+    monkeypatch.setenv("DB_POOL_SIZE", "12")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT", "3")
+    options = from_environment(str(tmp_path), secret_given=True)["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options == {"pool_pre_ping": True, "pool_size": 12, "max_overflow": 5, "pool_timeout": 10, "connect_args": {"connect_timeout": 3}}
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///registry.db")  # SQLite: the pool defaults
+    assert from_environment(str(tmp_path), secret_given=True)["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db.internal:5432/registry")
+    monkeypatch.setenv("DB_POOL_SIZE", "lots")
+    with pytest.raises(ValueError, match="DB_POOL_SIZE must be a whole number"):
+        from_environment(str(tmp_path), secret_given=True)

@@ -69,7 +69,8 @@ def test_every_get_route_sends_the_security_headers(database_url, app, make_user
     try:
         for path in get_paths(secure_app):
             with client.get(path, base_url=base) as response:
-                assert response.status_code < 500, path
+                # /readyz answers 503 by design here: this database has no rules loaded
+                assert response.status_code < 500 or (path == "/readyz" and response.status_code == 503), path
                 assert_passive_checks(response, path, signed_in=role is not None, https=https)
     finally:
         dispose(secure_app)

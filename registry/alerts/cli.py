@@ -3,6 +3,7 @@ process). Both run ``jobs.run_alerts``."""
 
 from __future__ import annotations
 
+import signal
 from datetime import date
 
 import click
@@ -48,8 +49,23 @@ def scheduler_command() -> None:
     the outbox sender (retries, messages queued by rule changes). Run exactly one of these
     per deployment; never inside web workers.
     """
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+
     from registry.alerts.scheduler import build_scheduler
 
     scheduler = build_scheduler()
-    click.echo("Alert scheduler started: " + "; ".join(f"{job.name} ({job.trigger})" for job in scheduler.get_jobs()) + ". Ctrl-C stops it.")
+
+    def stop(signum, _frame) -> None:  # SIGTERM (systemd, docker stop) or Ctrl-C
+        click.echo(f"Alert scheduler stopping ({signal.Signals(signum).name}); a running job finishes first.")
+        if not scheduler.running:  # the signal came before start: nothing to wait for
+            raise SystemExit(0)
+        scheduler.shutdown(wait=True)
+
+    def started(_event) -> None:
+        click.echo("Alert scheduler started: " + "; ".join(f"{job.name} ({job.trigger})" for job in scheduler.get_jobs()) + ". Ctrl-C or SIGTERM stops it.")
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
     scheduler.start()
+    click.echo("Alert scheduler stopped.")
