@@ -132,13 +132,14 @@ def _page() -> str:
                         css=escape(url_for("static", filename="css/app.css")), again=escape(again))
 
 
-def _rollback() -> None:
-    """Roll the request's session back; on a connection that died meanwhile, drop it instead
-    (invalidated: the pool opens a new one when the database is back)."""
+def _release(close: bool = False) -> None:
+    """Roll the request's session back (``close``: close it, as Flask-SQLAlchemy would, which
+    rolls back and detaches without expiring anything); when the connection died meanwhile,
+    drop it instead (invalidated: the pool opens a new one when the database is back)."""
     from registry.extensions import db
 
     try:
-        db.session.rollback()
+        db.session.close() if close else db.session.rollback()
     except Exception as error:
         if not is_database_unavailable(error):
             raise
@@ -150,11 +151,11 @@ def _rollback() -> None:
 
 
 def _end_of_context(_error: BaseException | None) -> None:
-    """Just before Flask-SQLAlchemy closes the session (app-context teardowns run last-registered
-    first, and ``init_app`` comes after ``db.init_app``): roll back here, so that a connection
+    """Close the session just before Flask-SQLAlchemy does (app-context teardowns run
+    last-registered first, and ``init_app`` comes after ``db.init_app``), so that a connection
     the database closed during the request (a restart, an administrator's shutdown) does not
     turn an answered request into a 500 at its very end."""
-    _rollback()
+    _release(close=True)
 
 
 def database_unavailable(error: BaseException):
@@ -162,7 +163,7 @@ def database_unavailable(error: BaseException):
     Rolls the request's session back first."""
     from registry.api_base import is_api_request
 
-    _rollback()
+    _release()
     log.warning("database unavailable: %s %s: %s", request.method, request.path, _first_line(error))
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
     if is_api_request():

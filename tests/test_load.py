@@ -560,8 +560,8 @@ def test_a_connection_lost_at_the_end_of_a_request_does_not_make_it_a_500(app, m
     @app.get("/test-answered")
     def answered():
         db.session.execute(text("SELECT 1"))
-        # the database is shut down now: the session's last ROLLBACK finds the connection gone
-        monkeypatch.setattr(db.session, "rollback", lambda: (_ for _ in ()).throw(
+        # the database is shut down now: closing the session, its ROLLBACK finds the connection gone
+        monkeypatch.setattr(db.session, "close", lambda: (_ for _ in ()).throw(
             OperationalError("ROLLBACK", {}, Exception("terminating connection due to administrator command"))))
         session = db.session()
         real_invalidate = session.invalidate
