@@ -10,7 +10,7 @@ BENCH_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench_registry
 # e.g. BENCH_ARGS=--quick (small sizes, a few minutes), --only pages,import, --databases sqlite
 BENCH_ARGS ?=
 
-.PHONY: help run setup-db test test-pg test-browser chromium lint bench clean
+.PHONY: help run setup-db test test-pg test-browser test-load chromium lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -45,11 +45,14 @@ chromium: ## make sure Debian's chromium is there for the browser tests
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: $(VENV)/.installed-test chromium ## every test (unit, integration, browser) on SQLite
+test: $(VENV)/.installed-test chromium ## every test (unit, integration, browser, and the load test on its own PostgreSQL) on SQLite
 	$(BIN)/pytest
 
-test-pg: $(VENV)/.installed-test ## the suite without the browser tests on PostgreSQL (PG_URL)
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser"
+test-pg: $(VENV)/.installed-test ## the suite without the browser and load tests on PostgreSQL (PG_URL)
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser and not load"
+
+test-load: $(VENV)/.installed-test ## only the load test: locust against gunicorn on a private PostgreSQL (initdb), restarted mid-run; prints the figures
+	$(BIN)/pytest -m load -s tests/test_load.py
 
 test-browser: $(VENV)/.installed-test chromium ## only the browser tests (DATABASE_URL decides the database)
 	$(BIN)/pytest -m browser

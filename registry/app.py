@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from registry import config as config_module
-from registry import security
+from registry import errors, security
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     security.init_app(app)
+    errors.init_app(app)  # database unavailable -> 503 with Retry-After, never a 500
     register_commands(app)
     register_template_helpers(app)
     configure_logging(app)
