@@ -96,8 +96,9 @@ def is_database_unavailable(error: BaseException) -> bool:
     return isinstance(error, sa_exc.DBAPIError) and bool(error.connection_invalidated)
 
 
-def _first_line(error: BaseException) -> str:
-    """The driver's first line, without the SQL or the connection string."""
+def first_line(error: BaseException) -> str:
+    """The driver's first line, without the SQL or the connection string (it may carry a
+    password); for logs and the health checks."""
     original = getattr(error, "orig", None) or error
     lines = str(original).strip().splitlines()
     return f"{type(original).__name__}: {lines[0] if lines else ''}"[:300]
@@ -143,11 +144,11 @@ def _release(close: bool = False) -> None:
     except Exception as error:
         if not is_database_unavailable(error):
             raise
-        log.warning("database unavailable%s: %s", f" ({request.method} {request.path})" if request else "", _first_line(error))
+        log.warning("database unavailable%s: %s", f" ({request.method} {request.path})" if request else "", first_line(error))
         try:
             db.session().invalidate()  # the scoped session does not proxy invalidate()
         except Exception as again:  # noqa: BLE001 - nothing more to release
-            log.debug("invalidating the session failed: %s", _first_line(again))
+            log.debug("invalidating the session failed: %s", first_line(again))
 
 
 def _end_of_context(_error: BaseException | None) -> None:
@@ -164,7 +165,7 @@ def database_unavailable(error: BaseException):
     from registry.api_base import is_api_request
 
     _release()
-    log.warning("database unavailable: %s %s: %s", request.method, request.path, _first_line(error))
+    log.warning("database unavailable: %s %s: %s", request.method, request.path, first_line(error))
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
     if is_api_request():
         response = jsonify({"code": 503, "status": "Service Unavailable", "message": UNAVAILABLE_MESSAGE})

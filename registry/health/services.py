@@ -17,6 +17,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from registry.errors import first_line
+
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
 
 
@@ -40,20 +42,13 @@ def expected_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
-def _error_text(error: Exception) -> str:
-    """The driver's first line, without the SQL or the connection string's password."""
-    original = getattr(error, "orig", None) or error
-    first = str(original).strip().splitlines()
-    return f"{type(original).__name__}: {first[0] if first else ''}"[:300]
-
-
 def database(session: Session) -> Check:
     started = time.perf_counter()
     try:
         session.execute(text("SELECT 1")).scalar_one()
     except SQLAlchemyError as error:
         session.rollback()
-        return Check("database", False, _error_text(error))
+        return Check("database", False, first_line(error))
     return Check("database", True, f"{session.get_bind().dialect.name}, {1000 * (time.perf_counter() - started):.1f} ms")
 
 
@@ -63,7 +58,7 @@ def schema(session: Session) -> Check:
         found = frozenset(session.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except SQLAlchemyError as error:
         session.rollback()
-        return Check("schema", False, f"no migration applied ({_error_text(error)}); run: flask db upgrade")
+        return Check("schema", False, f"no migration applied ({first_line(error)}); run: flask db upgrade")
     if found != expected:
         return Check("schema", False, f"at {', '.join(sorted(found)) or 'nothing'}, the code expects {', '.join(sorted(expected))}; run: flask db upgrade")
     return Check("schema", True, f"at {', '.join(sorted(found))}")
@@ -76,7 +71,7 @@ def rules(session: Session) -> Check:
         count = session.execute(select(func.count()).select_from(RuleVersion)).scalar_one()
     except SQLAlchemyError as error:
         session.rollback()
-        return Check("rules", False, _error_text(error))
+        return Check("rules", False, first_line(error))
     if not count:
         return Check("rules", False, "no state rules loaded; run: flask rules import data/state_rules.csv")
     return Check("rules", True, f"{count} rule versions")
