@@ -9,12 +9,15 @@ INSERT for the records.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Text, cast, func, insert, select
+from sqlalchemy import JSON, Text, bindparam, cast, column, func, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from registry.audit.services import record as audit
@@ -93,10 +96,12 @@ def edit_to_json(edit: gate.Edit) -> dict[str, Any]:
     }
 
 
-def _row(visit: gate.Visit, result: gate.GateResult, decision: Decision | None, *, actor: Actor, channel: str, batch_key: str | None, position: int, now: datetime) -> dict[str, Any]:
+def _row(visit: gate.Visit, result: gate.GateResult, decision: Decision | None, *, position: int) -> dict[str, Any]:
+    """One visit's columns of its record (the columns every row of a batch shares are in
+    ``_shared``)."""
     rule = decision.rule if decision else None
     return {
-        "checked_at": now, "actor_id": actor.id, "actor": actor.label, "channel": channel, "batch_key": batch_key, "batch_position": position,
+        "batch_position": position,
         "npi": visit.npi, "jurisdiction_code": visit.jurisdiction, "date_of_service": visit.day,
         "payer_type": visit.payer_type, "payer_name": visit.payer_name,
         "profession_code": decision.profession if decision else None,
@@ -108,6 +113,10 @@ def _row(visit: gate.Visit, result: gate.GateResult, decision: Decision | None, 
         "visit": visit_to_json(visit), "edits": [edit_to_json(e) for e in result.edits],
         "eligibility_reasons": [{"code": r.code, "message": r.message} for r in decision.reasons] if decision else [],
     }
+
+
+def _shared(*, actor: Actor, channel: str, batch_key: str | None, now: datetime) -> dict[str, Any]:
+    return {"checked_at": now, "actor_id": actor.id, "actor": actor.label, "channel": channel, "batch_key": batch_key}
 
 
 # --- checking ----------------------------------------------------------------------------------
@@ -139,19 +148,59 @@ def check_visits(visits: Iterable[gate.Visit], *, actor: Actor, channel: str, ta
 
 
 def _record(visits: list[gate.Visit], answers, *, actor: Actor, channel: str) -> list[int]:
-    """INSERT one coding_check row per visit (one multi-row statement); their ids in order."""
-    now = utcnow()
+    """INSERT one coding_check row per visit (one statement); their ids in order."""
     batch_key = str(uuid.uuid4()) if len(visits) > 1 or channel in ("api_batch", "csv") else None
-    rows = [
-        _row(v, result, decision, actor=actor, channel=channel, batch_key=batch_key, position=position, now=now)
-        for position, (v, (result, decision)) in enumerate(zip(visits, answers, strict=True), start=1)
-    ]
-    # RETURNING the position rather than asking for the rows back in order: SQLite cannot
-    # promise that order, and SQLAlchemy would then fall back to one INSERT per visit.
-    # (Core, not the ORM's bulk INSERT, which splits the rows into many statements.)
+    shared = _shared(actor=actor, channel=channel, batch_key=batch_key, now=utcnow())
+    rows = [_row(v, result, decision, position=position) for position, (v, (result, decision)) in enumerate(zip(visits, answers, strict=True), start=1)]
     table = CodingCheck.__table__
-    returned = db.session.execute(insert(table).returning(table.c.id, table.c.batch_position), rows).all()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The rows go as one JSON document, which the server reads back into rows
+        # (json_to_recordset); the columns every row shares go once. SQLAlchemy's multi-row
+        # VALUES has 25 placeholders a row (ten statements of 1,000 rows for a batch of
+        # 10,000), and psycopg rewrites every placeholder of such long statements in Python,
+        # which took most of a PostgreSQL batch. One array parameter a column (as the alert
+        # outbox sends) was tried and cost more still here: psycopg escapes each JSON document
+        # of a text[] in Python. A visit's JSON documents are written inside the rows' document
+        # by the same ``json.dumps``, and a ``json`` value read out of a ``json`` document is
+        # its text as written, so the stored documents are the text SQLAlchemy would store.
+        returned = db.session.execute(_json_insert(), shared | {"rows": json.dumps(rows, default=_iso_date)}).all()
+    else:
+        # RETURNING the position rather than asking for the rows back in order: SQLite cannot
+        # promise that order, and SQLAlchemy would then fall back to one INSERT per visit.
+        # (Core, not the ORM's bulk INSERT, which splits the rows into many statements.)
+        returned = db.session.execute(insert(table).returning(table.c.id, table.c.batch_position), [shared | row for row in rows]).all()
     return [check_id for check_id, _position in sorted(returned, key=lambda r: r[1])]
+
+
+def _iso_date(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_SHARED_COLUMNS = ("checked_at", "actor_id", "actor", "channel", "batch_key")
+_ROW_COLUMNS = (
+    "batch_position", "npi", "jurisdiction_code", "date_of_service", "payer_type", "payer_name", "profession_code",
+    "outcome", "computed_code", "distinct_muscles", "eligibility_outcome", "rule_version_id", "rule_status",
+    "rule_citation", "rule_source_url", "rule_effective_from", "rule_effective_to", "visit", "edits", "eligibility_reasons",
+)
+
+
+@lru_cache(maxsize=1)
+def _json_insert():
+    """INSERT INTO coding_check (...) SELECT CAST(:checked_at AS ...), ..., given.npi, ...
+    FROM json_to_recordset(CAST(:rows AS JSON)) AS given(batch_position INTEGER, npi
+    VARCHAR(10), ...) ORDER BY given.batch_position RETURNING id, batch_position: the same
+    statement for any number of rows, its ids drawn in the order of the batch."""
+    table = CodingCheck.__table__
+    shared = [cast(bindparam(name, type_=table.c[name].type), table.c[name].type).label(name) for name in _SHARED_COLUMNS]
+    given = (
+        func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in _ROW_COLUMNS))
+        .render_derived(name="given", with_types=True)
+    )
+    source = select(*shared, *(given.c[name] for name in _ROW_COLUMNS)).order_by(given.c.batch_position)
+    return postgresql.insert(table).from_select([*_SHARED_COLUMNS, *_ROW_COLUMNS], source).returning(table.c.id, table.c.batch_position)
 
 
 def check_visit(visit: gate.Visit, *, actor: Actor, channel: str, tables: EditTables | None = None) -> CheckOutcome:

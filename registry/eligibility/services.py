@@ -119,10 +119,11 @@ def worklist(today: date) -> Worklist:
     return Worklist(today, [i for i in items if i.days_left < 0], expiring, requirement_worklist(today))
 
 
-def requirement_worklist(today: date, *, provider: Provider | None = None) -> list[ProviderGaps]:
+def requirement_worklist(today: date, *, provider: Provider | None = None, timeline: RuleTimeline | None = None) -> list[ProviderGaps]:
     """What each active provider (or just ``provider``) lacks for the states where they hold a
-    license whose rule permits dry needling, on ``today``."""
-    rules = {(r.jurisdiction_code, r.profession_code): r for r in rules_in_force(today)}
+    license whose rule permits dry needling, on ``today``. The rules come from ``timeline``
+    (by default the cached ``rule_timeline()``: no rule versions loaded per request)."""
+    timeline = timeline or rule_timeline()
     if provider is not None:
         providers = [provider]
     else:
@@ -133,12 +134,14 @@ def requirement_worklist(today: date, *, provider: Provider | None = None) -> li
         ).all()
     found: list[ProviderGaps] = []
     for provider in providers:
-        facts = provider_facts(provider)
+        facts = None
         for license in provider.licenses:
-            rule = rules.get((license.jurisdiction_code, license.profession_code))
+            rule = timeline.in_force(license.jurisdiction_code, license.profession_code, today)
             if rule is None or rule.status != "permitted" or not credential_facts(license).held_on(today):
                 continue
-            gaps = requirement_gaps(rule_facts(rule), facts, today)
+            if facts is None:
+                facts = provider_facts(provider)
+            gaps = requirement_gaps(rule, facts, today)
             if gaps:
                 found.append(ProviderGaps(provider, license, rule, gaps))
     return found
@@ -157,15 +160,14 @@ def decide_for(provider: Provider, jurisdiction: str, day: date, *, rule: RuleFa
     """The decision for one provider, jurisdiction and date, under the rule in force then
     (or under ``rule``, e.g. a proposed version)."""
     if rule is None and use_stored_rule:
-        found = rules_in_force(day, jurisdiction=jurisdiction, profession=provider.profession_code)
-        rule = rule_facts(found[0]) if found else None
+        rule = rule_timeline().in_force(jurisdiction, provider.profession_code, day)
     return decide(rule, provider_facts(provider), day, jurisdiction=jurisdiction, profession=provider.profession_code, not_addressed_is_permitted=silence_is_permission())
 
 
-def matrix(provider: Provider, day: date, *, licensed_only: bool = True) -> list[Decision]:
-    """Decisions for every jurisdiction (or only where the provider holds a license), one
-    query for the rules."""
-    rules = {r.jurisdiction_code: rule_facts(r) for r in rules_in_force(day, profession=provider.profession_code)}
+def matrix(provider: Provider, day: date, *, licensed_only: bool = True, timeline: RuleTimeline | None = None) -> list[Decision]:
+    """Decisions for every jurisdiction (or only where the provider holds a license); the
+    rules come from ``timeline`` (by default the cached ``rule_timeline()``)."""
+    timeline = timeline or rule_timeline()
     if licensed_only:
         codes = sorted({lic.jurisdiction_code for lic in provider.licenses})
     else:
@@ -174,7 +176,8 @@ def matrix(provider: Provider, day: date, *, licensed_only: bool = True) -> list
         codes = sorted(JURISDICTION_CODES)
     facts = provider_facts(provider)
     policy = silence_is_permission()
-    return [decide(rules.get(code), facts, day, jurisdiction=code, profession=provider.profession_code, not_addressed_is_permitted=policy) for code in codes]
+    profession = provider.profession_code
+    return [decide(timeline.in_force(code, profession, day), facts, day, jurisdiction=code, profession=profession, not_addressed_is_permitted=policy) for code in codes]
 
 
 class RuleTimeline:
@@ -207,9 +210,12 @@ class RuleTimeline:
 
 _V = RuleVersion.__table__.c
 _TIMELINE_STAMP = select(func.count(), func.max(_V.id), func.sum(_V.version_id), func.max(_V.recorded_at), func.max(_V.superseded_at))
+#: the same aggregate as a subquery, for ``evaluate_batch`` to read with its providers
+_STAMP = select(*(column.label(f"stamp_{i}") for i, column in enumerate(_TIMELINE_STAMP.selected_columns))).subquery("stamp")
+_STAMP_WIDTH = len(_TIMELINE_STAMP.selected_columns)
 
 
-def rule_timeline() -> RuleTimeline:
+def rule_timeline(stamp: tuple | None = None) -> RuleTimeline:
     """The live rule versions as a ``RuleTimeline``, kept by the app between requests and
     built again only when the rule versions change.
 
@@ -221,7 +227,8 @@ def rule_timeline() -> RuleTimeline:
     made it. Read in the caller's transaction, so a request sees the rules its own
     transaction sees; a timeline built from changes later rolled back is simply replaced by
     the next request, whose aggregate differs."""
-    stamp = tuple(db.session.execute(_TIMELINE_STAMP).one())
+    if stamp is None:  # (a batch reads it along with its providers: one statement fewer)
+        stamp = tuple(db.session.execute(_TIMELINE_STAMP).one())
     cache = current_app.extensions.setdefault("registry.rule_timeline", {})
     cached = cache.get("timeline")
     if cached is not None and cached[0] == stamp:
@@ -267,7 +274,8 @@ def _batch_queries(dialect: str) -> _BatchQueries:
     key = cast(lic.provider_id, String) + " " + lic.jurisdiction_code
     return _BatchQueries(
         dialect,
-        providers=select(p.npi, p.id, p.profession_code).where(among(p.npi, "npis", dialect)),
+        # the rule-timeline stamp (one row, whatever matches) and the providers asked about
+        providers=select(*_STAMP.c, p.npi, p.id, p.profession_code).select_from(_STAMP.outerjoin(Provider.__table__, among(p.npi, "npis", dialect))),
         # the licenses held in the states asked about ("<provider id> <jurisdiction>" keys),
         # and every license of the providers in ``everywhere``
         licenses=select(lic.provider_id, lic.jurisdiction_code, lic.profession_code, lic.status, c(lic.issued_on), c(lic.expires_on), c(lic.ended_on))
@@ -393,8 +401,8 @@ def evaluate_batch(items: Iterable[BatchItem]) -> list[BatchResult]:
     with collector_paused():
         dialect = db.session.get_bind().dialect.name
         found = db.session.execute(_batch_queries(dialect).providers, {"npis": listed(list({i.npi for i in items}), dialect)}).all()
-        providers: dict[str, tuple[int, str]] = {npi: (pid, profession) for npi, pid, profession in found}
-        timeline = rule_timeline()
+        providers: dict[str, tuple[int, str]] = {npi: (pid, profession) for *_stamp, npi, pid, profession in found if npi is not None}
+        timeline = rule_timeline(tuple(found[0][:_STAMP_WIDTH]))
         policy = silence_is_permission()
         asked: list[tuple[BatchItem, tuple[int, str] | None, RuleFacts | None]] = []
         wanted: dict[str, set] = {"license": set(), "all_licenses": set(), "training": set(), "registration": set()}

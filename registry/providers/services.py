@@ -12,7 +12,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.orm import Session
 
 from registry.accounts.models import User
 from registry.audit.models import AuditEvent
@@ -78,6 +79,30 @@ def _check_version(obj, expected_version: int | None, what: str) -> None:
         raise StaleEditError(f"This {what} was changed by someone else after you opened it (it is now at version {obj.version_id}, you edited version {expected_version}). Your change was not saved; reload and edit again.")
 
 
+# --- reference data ------------------------------------------------------------------------
+_REFERENCE = "registry.providers.reference"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_reference(session, *_args) -> None:
+    session.info.pop(_REFERENCE, None)
+
+
+def _reference(model, code: str):
+    """``db.session.get(model, code)`` for a jurisdiction or profession, held for the rest of
+    the transaction. The session keeps only weak references, so without this an import looked
+    each code up again for every row (a SELECT a row)."""
+    held = db.session.info.setdefault(_REFERENCE, {})
+    found = held.get((model, code))
+    if found is None:
+        found = db.session.get(model, code)
+        if found is not None:
+            held[(model, code)] = found
+    return found
+
+
 # --- providers -----------------------------------------------------------------------------
 def get_provider(provider_id: int) -> Provider | None:
     return db.session.get(Provider, provider_id)
@@ -107,7 +132,7 @@ def _clean_provider(values: dict[str, Any], *, current: Provider | None) -> dict
             raise ProviderError(f"NPI {clean['npi']} already belongs to {other.name}.", field="npi")
     if "profession_code" in clean:
         clean["profession_code"] = (clean["profession_code"] or "").upper()
-        if db.session.get(Profession, clean["profession_code"]) is None:
+        if _reference(Profession, clean["profession_code"]) is None:
             raise ProviderError(f"'{clean['profession_code']}' is not a profession (PT or DC).", field="profession")
     if "email" in clean:
         clean["email"] = (clean["email"] or "").strip().lower()
@@ -179,7 +204,7 @@ def _clean_credential(kind: str, provider: Provider, values: dict[str, Any], *, 
             clean[key] = merged[key] = (clean[key] or "").strip()
     if kind in ("license", "registration"):
         code = (merged.get("jurisdiction_code") or "").upper()
-        if db.session.get(Jurisdiction, code) is None:
+        if _reference(Jurisdiction, code) is None:
             raise ProviderError(f"'{code}' is not a jurisdiction code (use USPS codes such as WA, DC, PR).", field="jurisdiction")
         clean["jurisdiction_code"] = merged["jurisdiction_code"] = code
         if not merged.get("number"):
@@ -195,7 +220,7 @@ def _clean_credential(kind: str, provider: Provider, values: dict[str, Any], *, 
             raise ProviderError(f"{provider.name} already has {KIND_LABELS[kind]} {merged['number']} in {code}.", field="number")
     if kind == "license":
         prof = (merged.get("profession_code") or provider.profession_code).upper()
-        if db.session.get(Profession, prof) is None:
+        if _reference(Profession, prof) is None:
             raise ProviderError(f"'{prof}' is not a profession (PT or DC).", field="profession")
         clean["profession_code"] = prof
         if merged.get("is_compact_privilege") and prof != "PT":

@@ -113,8 +113,9 @@ def provider_page(provider_id: int):
         as_of = date.fromisoformat(request.args["as_of"]) if request.args.get("as_of") else today
     except ValueError:
         abort(400, description="as_of must be a date in the form YYYY-MM-DD.")
-    gaps = eligibility.requirement_worklist(today, provider=provider)
-    decisions = {d.jurisdiction: d for d in eligibility.matrix(provider, as_of, licensed_only=False)}
+    timeline = eligibility.rule_timeline()  # the live rule versions, cached between requests
+    gaps = eligibility.requirement_worklist(today, provider=provider, timeline=timeline)
+    decisions = {d.jurisdiction: d for d in eligibility.matrix(provider, as_of, licensed_only=False, timeline=timeline)}
     return render_template(
         "providers/detail.html", provider=provider, today=today, as_of=as_of,
         totals=services.training_totals(provider.trainings, today),

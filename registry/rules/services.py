@@ -133,10 +133,39 @@ def history(jurisdiction: str, profession: str) -> list[RuleVersion]:
             RuleVersion.profession_code == profession,
         )
     ).all()
-    return sorted(
-        versions,
-        key=lambda v: (v.effective_from or date.min, v.superseded_at is None, v.recorded_at, v.id),
-    )
+    return sorted(versions, key=_history_order)
+
+
+def _history_order(version: RuleVersion):
+    return (version.effective_from or date.min, version.superseded_at is None, version.recorded_at, version.id)
+
+
+@dataclass(frozen=True)
+class PairRegister:
+    """One pair's rule as a jurisdiction page shows it: in force on a day, the current
+    (open-ended) version, and every version ever recorded (as ``history`` orders them)."""
+
+    profession: Profession
+    rule: RuleVersion | None
+    current: RuleVersion | None
+    history: list[RuleVersion]
+
+
+def jurisdiction_register(jurisdiction: str, day: date) -> list[PairRegister]:
+    """``rule_in_force``, ``current_rule`` and ``history`` for every profession of one
+    jurisdiction, from one query for its versions (not three per profession)."""
+    versions = db.session.scalars(select(RuleVersion).where(RuleVersion.jurisdiction_code == jurisdiction)).all()
+    by_profession: dict[str, list[RuleVersion]] = defaultdict(list)
+    for version in versions:
+        by_profession[version.profession_code].append(version)
+    register = []
+    for profession in list_professions():
+        mine = by_profession.get(profession.code, [])
+        live = [v for v in mine if v.superseded_at is None]
+        in_force = [v for v in live if (v.effective_from is None or v.effective_from <= day) and (v.effective_to is None or v.effective_to > day)]
+        current = [v for v in live if v.effective_to is None]
+        register.append(PairRegister(profession, in_force[0] if in_force else None, current[0] if current else None, sorted(mine, key=_history_order)))
+    return register
 
 
 # --- revising one rule --------------------------------------------------------------------

@@ -28,9 +28,12 @@ def us_map() -> dict:
         return json.load(fh)
 
 
-def _profession_arg() -> str:
+def _profession_arg(professions=None) -> str:
+    """The ``profession`` argument (PT by default), checked against ``professions`` when the
+    caller has them already (no query of its own), else against the database."""
     code = (request.args.get("profession") or "PT").upper()
-    if services.get_profession(code) is None:
+    known = any(p.code == code for p in professions) if professions is not None else services.get_profession(code) is not None
+    if not known:
         abort(404, description=f"Unknown profession '{code}'.")
     return code
 
@@ -47,7 +50,8 @@ def _date_arg(name: str) -> date:
 
 @bp.route("/")
 def home():
-    profession = _profession_arg()
+    professions = services.list_professions()
+    profession = _profession_arg(professions)
     as_of = _date_arg("as_of")
     rules = {r.jurisdiction_code: r for r in services.rules_in_force(as_of, profession=profession)}
     jurisdictions = services.list_jurisdictions()
@@ -57,7 +61,7 @@ def home():
     return render_template(
         "rules/home.html",
         profession=profession,
-        professions=services.list_professions(),
+        professions=professions,
         as_of=as_of,
         today=date.today(),
         rules=rules,
@@ -75,16 +79,11 @@ def jurisdiction(code: str):
     if code != found.code:
         return redirect(url_for("rules.jurisdiction", code=found.code))
     as_of = _date_arg("as_of")
-    sections = []
-    for profession in services.list_professions():
-        sections.append(
-            {
-                "profession": profession,
-                "rule": services.rule_in_force(found.code, profession.code, as_of),
-                "current": services.current_rule(found.code, profession.code),
-                "history": services.history(found.code, profession.code),
-            }
-        )
+    # one query for the jurisdiction's versions, not three per profession
+    sections = [
+        {"profession": pair.profession, "rule": pair.rule, "current": pair.current, "history": pair.history}
+        for pair in services.jurisdiction_register(found.code, as_of)
+    ]
     return render_template("rules/jurisdiction.html", jurisdiction=found, sections=sections, as_of=as_of, today=date.today())
 
 
