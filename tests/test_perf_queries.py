@@ -189,9 +189,45 @@ def _import(app, text: str) -> int:
         return len(seen)
 
 
-def test_importing_providers_looks_up_no_reference_data_per_row(app):
-    few = _import(app, _providers_csv(1, 5))
-    many = _import(app, _providers_csv(100, 45))
-    # per row today: the NPI's uniqueness check, the provider INSERT, its audit event INSERT
-    # (not also the profession, as before)
-    assert many - few <= 3 * 40
+def test_importing_providers_costs_the_same_statements_whatever_the_number_of_rows(app):
+    _import(app, _providers_csv(1, 5))  # the first import also reads the reference data
+    fifty = _import(app, _providers_csv(100, 50))
+    two_hundred = _import(app, _providers_csv(1_000, 200))
+    # BEGIN IMMEDIATE on SQLite; the known codes (read_csv); the NPIs (plan_import); each
+    # profession once; then per batch of up to csvio.BATCH_ROWS rows: a savepoint, the INSERT,
+    # the new ids, the chain's head (with the advisory lock on PostgreSQL), the audit events'
+    # INSERT, the release
+    assert fifty == two_hundred <= 12, (fifty, two_hundred)
+
+
+def _credentials_csv(first: int, count: int) -> str:
+    lines = [",".join(csvio.CREDENTIAL_COLUMNS)]
+    for n in range(first, first + count):
+        lines.append(f"{npi(n)},license,WA,,L-{n},2020-01-01,2030-01-01,active,no,,,,,,,,,")
+        lines.append(f"{npi(n)},training,,,,,2031-01-01,,,DN {n},Sponsor,APTA,2023-01-01,27,20,3,2024-01-01,lapsed")
+    return "\n".join(lines) + "\n"
+
+
+def test_importing_credentials_costs_the_same_statements_whatever_the_number_of_rows(app):
+    _import(app, _providers_csv(1, 5))
+    _import(app, _providers_csv(100, 50))
+    _import(app, _providers_csv(1_000, 200))
+    fifty = _import(app, _credentials_csv(100, 50))
+    two_hundred = _import(app, _credentials_csv(1_000, 200))
+    # as for providers, with the providers read three times (read_csv, plan_import,
+    # apply_import), each kind's stored credentials, and an INSERT and the new ids per kind
+    assert fifty == two_hundred <= 18, (fifty, two_hundred)
+
+
+def test_a_changed_row_costs_no_select(app):
+    _import(app, _providers_csv(1, 20))
+    with app.app_context():
+        with counting(app) as seen:
+            text = _providers_csv(1, 20).replace("Provider 5,", "Provider Five,").replace("Provider 9,", "Provider Nine,")
+            plan = csvio.plan_import(csvio.read_csv(io.StringIO(text)))
+            csvio.apply_import(plan, actor=ACTOR)
+            db.session.commit()
+        assert len(plan.changed) == 2
+    # read_csv and plan_import read what they need; the updates SELECT nothing
+    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT") and "FROM provider" in s and "pg_advisory" not in s]
+    assert len(selects) <= 1, selects

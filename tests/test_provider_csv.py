@@ -284,14 +284,15 @@ def test_records_not_in_the_file_are_left_alone(two_providers):
 
 
 def test_a_service_refusal_is_reported_on_its_line_and_nothing_is_written(ctx, monkeypatch):
-    real = services.create_provider
+    # the import's batches check each added row with the services' own rule function
+    real = services.check_new_provider
 
-    def refuse_the_second(values, *, actor):
+    def refuse_the_second(values, **kwargs):
         if values["npi"] == DC_NPI:
             raise services.ProviderError("refused for the test", field="name")
-        return real(values, actor=actor)
+        return real(values, **kwargs)
 
-    monkeypatch.setattr(services, "create_provider", refuse_the_second)
+    monkeypatch.setattr(services, "check_new_provider", refuse_the_second)
     plan = load(providers_csv(PROVIDER, PROVIDER | {"npi": DC_NPI}, PROVIDER | {"npi": OTHER_NPI}))
     assert errors_of(plan) == [(3, "name")] and str(plan.errors[0]) == "line 3, name: refused for the test"
     assert count(Provider) == 0 and count(AuditEvent) == 0

@@ -31,10 +31,11 @@ from decimal import Decimal
 from typing import IO, Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from registry.audit import services as audit
 from registry.csvkit import (
     BlankableCell,
     CountCell,
@@ -47,6 +48,7 @@ from registry.csvkit import (
     open_reader,
     plain_cell,
 )
+from registry.db import among, listed, utcnow
 from registry.extensions import db
 from registry.providers import services
 from registry.providers.models import CREDENTIAL_MODELS, CREDENTIAL_STATUSES, Provider
@@ -458,12 +460,13 @@ def _check_duplicates(plan: ProviderImportPlan) -> None:
 
 
 def _providers_by_npi(npis: Iterable[str]) -> dict[str, Provider]:
+    """The stored providers with these NPIs, in one SELECT whatever their number."""
     wanted = sorted(set(npis))
-    found: dict[str, Provider] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        found.update((p.npi, p) for p in db.session.scalars(select(Provider).where(Provider.npi.in_(chunk))))
-    return found
+    if not wanted:
+        return {}
+    dialect = _dialect()
+    query = select(Provider).where(among(Provider.npi, "npis", dialect))
+    return {p.npi: p for p in db.session.scalars(query, {"npis": listed(wanted, dialect)})}
 
 
 def _check_npis_known(plan: ProviderImportPlan) -> None:
@@ -516,11 +519,14 @@ def plan_import(plan: ProviderImportPlan) -> ProviderImportPlan:
     stored_credentials: dict[tuple, Any] = {}
     by_id = {p.id: p for p in providers.values()}
     ids = sorted(by_id)
+    dialect = _dialect()
     for kind, model in CREDENTIAL_MODELS.items():
-        for start in range(0, len(ids), 500):
-            for credential in db.session.scalars(select(model).where(model.provider_id.in_(ids[start:start + 500]))):
-                npi = by_id[credential.provider_id].npi
-                stored_credentials[(npi, kind, *_credential_key(kind, credential))] = credential
+        if not ids:
+            break
+        query = select(model).where(among(model.provider_id, "ids", dialect))
+        for credential in db.session.scalars(query, {"ids": listed(ids, dialect)}):
+            npi = by_id[credential.provider_id].npi
+            stored_credentials[(npi, kind, *_credential_key(kind, credential))] = credential
     for row in plan.rows:
         provider = providers[row.values["npi"]]
         stored = stored_credentials.get(row.key)
@@ -567,13 +573,26 @@ def _credential_values(row: ImportRow, provider: Provider) -> dict[str, Any]:
     return values
 
 
-def apply_import(plan: ProviderImportPlan, *, actor: Actor, progress: Progress = identity) -> None:
-    """Write the added and changed rows through the services, in the caller's transaction.
+#: rows written by one batch (its INSERTs and its audit events); the progress callback advances
+#: row by row as they are checked, and the batch is written when full
+BATCH_ROWS = 1_000
 
-    Unchanged rows write nothing. A :class:`~registry.providers.services.ProviderError` from a
-    service is recorded on its row's line (and the remaining rows are still tried, so every
-    problem is reported); then :class:`ImportFailed` is raised and the caller must roll back.
-    Never commits.
+
+def apply_import(plan: ProviderImportPlan, *, actor: Actor, progress: Progress = identity) -> None:
+    """Write the added and changed rows, in the caller's transaction, under the services' rules.
+
+    Added rows are checked one by one by the services' own rule functions
+    (``services.check_new_provider``, ``check_credential``, ``check_end``) and written in
+    batches: one INSERT per table and one of their audit events (``audit.record_many``, in line
+    order, as the services would record them). Changed rows go through the services' update
+    functions one by one, answered from what ``plan_import`` read (no SELECT a row). Unchanged
+    rows write nothing.
+
+    A :class:`~registry.providers.services.ProviderError` is recorded on its row's line (and the
+    remaining rows are still tried, so every problem is reported); then :class:`ImportFailed` is
+    raised and the caller must roll back. If a batch's INSERT fails (a constraint: someone
+    saved a clashing record during the import), the batch is rolled back to its savepoint and
+    written row by row through the services, to report the row at fault. Never commits.
     """
     if not plan.planned:
         plan_import(plan)
@@ -582,37 +601,188 @@ def apply_import(plan: ProviderImportPlan, *, actor: Actor, progress: Progress =
     todo: list[tuple[ImportRow, Any, int | None]] = [(row, None, None) for row in plan.added]
     todo += [(row, stored, stored.version_id) for row, stored, _ in plan.changed]
     todo.sort(key=lambda item: item[0].line)
-    providers = _providers_by_npi(row.values["npi"] for row, _, _ in todo) if plan.kind == "credentials" else {}
+    writer = _BatchWriter(plan, actor)
+    if plan.kind == "credentials":
+        writer.providers = _providers_by_npi(row.values["npi"] for row, _, _ in todo)
     for row, stored, version in progress(todo):
-        try:
-            if plan.kind == "providers":
-                if stored is None:
-                    services.create_provider(_provider_values(row), actor=actor)
-                else:
-                    services.update_provider(stored, _provider_values(row), actor=actor, expected_version=version)
-            else:
-                _apply_credential(row, stored, version, providers[row.values["npi"]], actor)
-        except services.ProviderError as exc:
-            plan.errors.append(RowError(row.line, exc.field or "row", exc.message))
-        except (StaleDataError, IntegrityError) as exc:
-            # the session cannot go on after a failed flush: report this row and stop
-            plan.errors.append(RowError(row.line, "row", (
-                "conflicts with a change someone else saved during the import; nothing was "
-                f"written, import the file again ({type(exc).__name__})"
-            )))
+        if writer.stopped:
             break
+        if stored is None:
+            writer.add(row)
+            continue
+        writer.write()  # the added rows before this one first, so events stay in line order
+        if not writer.stopped:
+            writer.run(row, lambda row=row, stored=stored, version=version: writer.update(row, stored, version))
+    writer.write()
     if plan.errors:
         raise ImportFailed(plan)
 
 
-def _apply_credential(row: ImportRow, stored, version: int | None, provider: Provider, actor: Actor) -> None:
-    values = _credential_values(row, provider)
-    if stored is None:
-        credential = services.add_credential(row.kind, provider, values, actor=actor)
-    else:
-        credential = services.update_credential(stored, values, actor=actor, expected_version=version)
-    if row.values["ended_on"] and credential.ended_on is None:
-        services.end_credential(credential, ended_on=row.values["ended_on"], reason=row.values["end_reason"], actor=actor, expected_version=None)
+class _BatchWriter:
+    """The added rows of an import, checked one by one and written a batch at a time."""
+
+    def __init__(self, plan: ProviderImportPlan, actor: Actor):
+        self.plan = plan
+        self.actor = actor
+        self.providers: dict[str, Provider] = {}
+        #: the stored records the changed rows update, by key: nothing else in the registry can
+        #: hold an added row's key (plan_import found none), nor another row of the file
+        self.stored = {row.key: stored for row, stored, _ in plan.changed}
+        self.pending: list[tuple[ImportRow, dict[str, Any]]] = []
+        self.stopped = False
+
+    # --- the services' lookups, answered from the plan ------------------------------------------
+    def npi_owner(self, npi: str) -> Provider | None:
+        return self.stored.get((npi,))
+
+    def clash(self, model, provider: Provider, key: tuple):
+        return self.stored.get((provider.npi, model.KIND, *key))
+
+    def run(self, row: ImportRow, write: Callable[[], Any]) -> bool:
+        """``write()`` for ``row``, its refusal recorded on the row's line; False if refused."""
+        try:
+            write()
+            return True
+        except services.ProviderError as exc:
+            self.plan.errors.append(RowError(row.line, exc.field or "row", exc.message))
+        except (StaleDataError, IntegrityError) as exc:
+            # the session cannot go on after a failed flush: report this row and stop
+            self.plan.errors.append(RowError(row.line, "row", (
+                "conflicts with a change someone else saved during the import; nothing was "
+                f"written, import the file again ({type(exc).__name__})"
+            )))
+            self.stopped = True
+        return False
+
+    # --- changed rows: one by one through the services ------------------------------------------
+    def update(self, row: ImportRow, stored, version: int | None) -> None:
+        if row.kind == "provider":
+            services.update_provider(stored, _provider_values(row), actor=self.actor, expected_version=version, npi_owner=self.npi_owner)
+            return
+        provider = self.providers[row.values["npi"]]
+        credential = services.update_credential(stored, _credential_values(row, provider), actor=self.actor, expected_version=version, clash=self.clash)
+        if row.values["ended_on"] and credential.ended_on is None:
+            services.end_credential(credential, ended_on=row.values["ended_on"], reason=row.values["end_reason"], actor=self.actor, expected_version=None)
+
+    # --- added rows: checked now, written a batch at a time --------------------------------------
+    def add(self, row: ImportRow) -> None:
+        checked: dict[str, Any] = {}
+
+        def check() -> None:
+            if row.kind == "provider":
+                checked.update(services.check_new_provider(_provider_values(row), npi_owner=self.npi_owner))
+                return
+            provider = self.providers[row.values["npi"]]
+            checked.update(services.check_credential(row.kind, provider, _credential_values(row, provider), clash=self.clash))
+            checked["ended_on"], checked["end_reason"] = None, ""
+            if row.values["ended_on"]:
+                start = checked.get("issued_on") or checked.get("completed_on")
+                reason = services.check_end(row.kind, start=start, already_ended=None, ended_on=row.values["ended_on"], reason=row.values["end_reason"])
+                checked["ended_on"], checked["end_reason"] = row.values["ended_on"], reason
+
+        if self.run(row, check):
+            self.pending.append((row, checked))
+            if len(self.pending) >= BATCH_ROWS:
+                self.write()
+
+    def write(self) -> None:
+        """INSERT the pending rows and their audit events, under a savepoint; if that fails,
+        write them again one by one through the services to find the row at fault."""
+        batch, self.pending = self.pending, []
+        if not batch or self.stopped:
+            return
+        try:
+            with db.session.begin_nested():
+                if self.plan.kind == "providers":
+                    _insert_providers(batch, self.actor)
+                else:
+                    _insert_credentials(batch, self.providers, self.actor)
+        except IntegrityError:
+            for row, _ in batch:
+                if not self.run(row, lambda row=row: self.one_by_one(row)):
+                    if self.stopped:
+                        return
+
+    def one_by_one(self, row: ImportRow) -> None:
+        """The row written as the services write a single record (the fallback)."""
+        if row.kind == "provider":
+            services.create_provider(_provider_values(row), actor=self.actor)
+            return
+        provider = self.providers[row.values["npi"]]
+        credential = services.add_credential(row.kind, provider, _credential_values(row, provider), actor=self.actor)
+        if row.values["ended_on"]:
+            services.end_credential(credential, ended_on=row.values["ended_on"], reason=row.values["end_reason"], actor=self.actor, expected_version=None)
+
+
+def _event(actor: Actor, action: str, entity_type: str, provider_id: int, *, before=None, after=None, reason: str = "") -> dict[str, Any]:
+    """An audit event as ``services`` records it (see ``services._record``)."""
+    return {"actor_id": actor.id, "actor": actor.label, "action": f"{entity_type}.{action}", "entity_type": entity_type,
+            "entity_key": str(provider_id), "before": before, "after": after, "reason": reason}
+
+
+def _plain_snapshot(values: dict[str, Any], fields_: Iterable[str]) -> dict[str, Any]:
+    return {f: services._plain(values[f]) for f in fields_}
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _insert_providers(batch: list[tuple[ImportRow, dict[str, Any]]], actor: Actor) -> None:
+    now = utcnow()
+    table = Provider.__table__
+    rows = [{"user_id": None, **checked, "created_at": now, "updated_at": now, "version_id": 1} for _, checked in batch]
+    db.session.execute(insert(table), rows)
+    dialect = _dialect()
+    ids = dict(db.session.execute(
+        select(table.c.npi, table.c.id).where(among(table.c.npi, "npis", dialect)),
+        {"npis": listed([row["npi"] for row in rows], dialect)},
+    ).all())
+    audit.record_many(
+        _event(actor, "create", "provider", ids[row["npi"]], after=_plain_snapshot(row, services.PROVIDER_FIELDS))
+        for row in rows
+    )
+
+
+def _credential_key_columns(model) -> tuple:
+    table = model.__table__
+    if model.KIND == "training":
+        return (table.c.course_title, table.c.completed_on)
+    return (table.c.jurisdiction_code, table.c.number)
+
+
+def _insert_credentials(batch: list[tuple[ImportRow, dict[str, Any]]], providers: dict[str, Provider], actor: Actor) -> None:
+    now = utcnow()
+    dialect = _dialect()
+    rows: list[tuple[ImportRow, dict[str, Any]]] = []
+    for row, checked in batch:
+        ended = checked["ended_on"] is not None
+        # a credential that arrives ended is added, then ended: the services' two writes
+        rows.append((row, {"provider_id": providers[row.values["npi"]].id, **checked, "created_at": now, "updated_at": now, "version_id": 2 if ended else 1}))
+    ids: dict[tuple, int] = {}
+    for kind, model in CREDENTIAL_MODELS.items():
+        of_kind = [values for row, values in rows if row.kind == kind]
+        if not of_kind:
+            continue
+        table = model.__table__
+        db.session.execute(insert(table), of_kind)
+        keys = _credential_key_columns(model)
+        found = db.session.execute(
+            select(table.c.id, table.c.provider_id, *keys).where(among(table.c.provider_id, "ids", dialect)),
+            {"ids": listed(sorted({values["provider_id"] for values in of_kind}), dialect)},
+        ).all()
+        ids.update(((kind, provider_id, *key), id_) for id_, provider_id, *key in found)
+    events = []
+    for row, values in rows:
+        fields_ = ("id", *services.CREDENTIAL_FIELDS[row.kind], "ended_on", "end_reason")
+        key = tuple(values[c.name] for c in _credential_key_columns(CREDENTIAL_MODELS[row.kind]))
+        values = values | {"id": ids[(row.kind, values["provider_id"], *key)]}
+        added = _plain_snapshot(values | {"ended_on": None, "end_reason": ""}, fields_)
+        events.append(_event(actor, "add", row.kind, values["provider_id"], after=added))
+        if values["ended_on"] is not None:
+            ended = _plain_snapshot(values, fields_)
+            events.append(_event(actor, "end", row.kind, values["provider_id"], before=added, after=ended, reason=values["end_reason"]))
+    audit.record_many(events)
 
 
 # --- export --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ hold whichever way data arrives. Each change writes an audit event with before a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -116,7 +117,11 @@ def provider_for_user(user_id: int) -> Provider | None:
     return db.session.scalars(select(Provider).where(Provider.user_id == user_id)).first()
 
 
-def _clean_provider(values: dict[str, Any], *, current: Provider | None) -> dict[str, Any]:
+def check_provider(values: dict[str, Any], *, current: Provider | None, npi_owner: Callable[[str], Provider | None] = get_by_npi) -> dict[str, Any]:
+    """The provider rules, shared by every path that writes a provider (the forms, the API, the
+    CSV import's batches): the cleaned values, or ``ProviderError`` for the first rule broken.
+    ``npi_owner`` answers who holds an NPI (a SELECT by default; the importer answers from
+    what it already read)."""
     clean = {k: values[k] for k in PROVIDER_FIELDS if k in values}
     if "name" in clean:
         clean["name"] = (clean["name"] or "").strip()
@@ -127,7 +132,7 @@ def _clean_provider(values: dict[str, Any], *, current: Provider | None) -> dict
         problem = npi_problem(clean["npi"])
         if problem:
             raise ProviderError(problem, field="npi")
-        other = get_by_npi(clean["npi"])
+        other = npi_owner(clean["npi"])
         if other is not None and other is not current:
             raise ProviderError(f"NPI {clean['npi']} already belongs to {other.name}.", field="npi")
     if "profession_code" in clean:
@@ -148,12 +153,19 @@ def _clean_provider(values: dict[str, Any], *, current: Provider | None) -> dict
     return clean
 
 
-def create_provider(values: dict[str, Any], *, actor: Actor) -> Provider:
+
+def check_new_provider(values: dict[str, Any], *, npi_owner: Callable[[str], Provider | None] = get_by_npi) -> dict[str, Any]:
+    """The rules for a new provider: the column values to insert (``is_active`` and ``email``
+    defaulted), or ``ProviderError``."""
     missing = [f for f in ("name", "npi", "profession_code") if not values.get(f)]
     if missing:
         raise ProviderError(f"Required: {missing[0].replace('_code', '')}.", field=missing[0].replace("_code", ""))
-    clean = _clean_provider(values, current=None)
-    provider = Provider(**{"is_active": True, "email": "", **clean})
+    clean = check_provider(values, current=None, npi_owner=npi_owner)
+    return {"is_active": True, "email": "", **clean}
+
+
+def create_provider(values: dict[str, Any], *, actor: Actor) -> Provider:
+    provider = Provider(**check_new_provider(values))
     db.session.add(provider)
     db.session.flush()
     _record(actor, "create", provider, provider.id, after=snapshot(provider))
@@ -172,9 +184,10 @@ def _apply_update(obj, clean: dict[str, Any], *, actor: Actor, provider_id: int)
     return obj
 
 
-def update_provider(provider: Provider, values: dict[str, Any], *, actor: Actor, expected_version: int | None) -> Provider:
+def update_provider(provider: Provider, values: dict[str, Any], *, actor: Actor, expected_version: int | None,
+                    npi_owner: Callable[[str], Provider | None] = get_by_npi) -> Provider:
     _check_version(provider, expected_version, "provider")
-    clean = _clean_provider(values, current=provider)
+    clean = check_provider(values, current=provider, npi_owner=npi_owner)
     return _apply_update(provider, clean, actor=actor, provider_id=provider.id)
 
 
@@ -194,7 +207,21 @@ def search_providers(*, text: str = "", jurisdiction: str = "", profession: str 
 
 
 # --- credentials ---------------------------------------------------------------------------
-def _clean_credential(kind: str, provider: Provider, values: dict[str, Any], *, current=None) -> dict[str, Any]:
+def find_clash(model, provider: Provider, key: tuple):
+    """The provider's credential of ``model`` with the natural key ``key`` ((jurisdiction,
+    number) or (course title, completed on)), or None: one SELECT."""
+    if model is TrainingRecord:
+        where = (TrainingRecord.course_title == key[0], TrainingRecord.completed_on == key[1])
+    else:
+        where = (model.jurisdiction_code == key[0], model.number == key[1])
+    return db.session.scalars(select(model).where(model.provider_id == provider.id, *where)).first()
+
+
+def check_credential(kind: str, provider: Provider, values: dict[str, Any], *, current=None, clash: Callable[..., Any] = find_clash) -> dict[str, Any]:
+    """The credential rules, shared by every path that writes one (the forms, the API, the CSV
+    import's batches): the cleaned values, or ``ProviderError`` for the first rule broken.
+    ``clash(model, provider, key)`` finds a credential holding the same natural key (a SELECT
+    by default; the importer answers from what it already read)."""
     fields = CREDENTIAL_FIELDS[kind]
     clean = {k: values[k] for k in fields if k in values}
     merged = {f: getattr(current, f) for f in fields} if current is not None else {}
@@ -215,8 +242,8 @@ def _clean_credential(kind: str, provider: Provider, values: dict[str, Any], *, 
         if issued and expires and expires < issued:
             raise ProviderError(f"Expires on ({expires}) is before issued on ({issued}).", field="expires_on")
         model = License if kind == "license" else BoardRegistration
-        clash = db.session.scalars(select(model).where(model.provider_id == provider.id, model.jurisdiction_code == code, model.number == merged["number"])).first()
-        if clash is not None and clash is not current:
+        other = clash(model, provider, (code, merged["number"]))
+        if other is not None and other is not current:
             raise ProviderError(f"{provider.name} already has {KIND_LABELS[kind]} {merged['number']} in {code}.", field="number")
     if kind == "license":
         prof = (merged.get("profession_code") or provider.profession_code).upper()
@@ -247,10 +274,11 @@ def _clean_credential(kind: str, provider: Provider, values: dict[str, Any], *, 
         expires = merged.get("expires_on")
         if expires and expires < completed:
             raise ProviderError(f"Expires on ({expires}) is before the completion date ({completed}).", field="expires_on")
-        clash = db.session.scalars(select(TrainingRecord).where(TrainingRecord.provider_id == provider.id, TrainingRecord.course_title == merged["course_title"], TrainingRecord.completed_on == completed)).first()
-        if clash is not None and clash is not current:
+        other = clash(TrainingRecord, provider, (merged["course_title"], completed))
+        if other is not None and other is not current:
             raise ProviderError(f"{provider.name} already has '{merged['course_title']}' completed on {completed}.", field="course_title")
     return clean
+
 
 
 def get_credential(kind: str, credential_id: int):
@@ -260,7 +288,7 @@ def get_credential(kind: str, credential_id: int):
 
 
 def add_credential(kind: str, provider: Provider, values: dict[str, Any], *, actor: Actor):
-    clean = _clean_credential(kind, provider, values)
+    clean = check_credential(kind, provider, values)
     credential = CREDENTIAL_MODELS[kind](provider_id=provider.id, **clean)
     db.session.add(credential)
     db.session.flush()
@@ -268,23 +296,30 @@ def add_credential(kind: str, provider: Provider, values: dict[str, Any], *, act
     return credential
 
 
-def update_credential(credential, values: dict[str, Any], *, actor: Actor, expected_version: int | None):
+def update_credential(credential, values: dict[str, Any], *, actor: Actor, expected_version: int | None, clash: Callable[..., Any] = find_clash):
     _check_version(credential, expected_version, KIND_LABELS[credential.KIND])
-    clean = _clean_credential(credential.KIND, credential.provider, values, current=credential)
+    clean = check_credential(credential.KIND, credential.provider, values, current=credential, clash=clash)
     return _apply_update(credential, clean, actor=actor, provider_id=credential.provider_id)
+
+
+def check_end(kind: str, *, start: date | None, already_ended: date | None, ended_on: date, reason: str) -> str:
+    """The rules for ending a credential (of ``kind``, held from ``start``): the cleaned
+    reason, or ``ProviderError``."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ProviderError("Say why the credential ends.", field="end_reason")
+    if already_ended is not None:
+        raise ProviderError(f"This {KIND_LABELS[kind]} already ended on {already_ended}.", field="ended_on")
+    if start and ended_on < start:
+        raise ProviderError(f"It cannot end ({ended_on}) before it began ({start}).", field="ended_on")
+    return reason
 
 
 def end_credential(credential, *, ended_on: date, reason: str, actor: Actor, expected_version: int | None):
     """Record that the credential is no longer held from ``ended_on``; the row stays."""
     _check_version(credential, expected_version, KIND_LABELS[credential.KIND])
-    reason = (reason or "").strip()
-    if not reason:
-        raise ProviderError("Say why the credential ends.", field="end_reason")
-    if credential.ended_on is not None:
-        raise ProviderError(f"This {KIND_LABELS[credential.KIND]} already ended on {credential.ended_on}.", field="ended_on")
     start = getattr(credential, "issued_on", None) or getattr(credential, "completed_on", None)
-    if start and ended_on < start:
-        raise ProviderError(f"It cannot end ({ended_on}) before it began ({start}).", field="ended_on")
+    reason = check_end(credential.KIND, start=start, already_ended=credential.ended_on, ended_on=ended_on, reason=reason)
     before = snapshot(credential)
     credential.ended_on = ended_on
     credential.end_reason = reason
