@@ -29,6 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+        if "SQLALCHEMY_DATABASE_URI" in config and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            # the pool options follow the database actually used, not DATABASE_URL's
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = config_module.engine_options(config["SQLALCHEMY_DATABASE_URI"])
     app.url_map.converters["int"] = RowIdConverter
     register_extensions(app)
     register_blueprints(app)

@@ -47,7 +47,7 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
         "REGISTRY_ENV": registry_env,
         **({} if secret_given else {"SECRET_KEY": _secret_key(instance_path, registry_env)}),
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(url),
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         # SQLite: milliseconds a writer waits for the lock before failing.
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
@@ -71,7 +71,7 @@ def from_environment(instance_path: str, *, secret_given: bool = False) -> dict:
     }
 
 
-def _engine_options(url: str) -> dict:
+def engine_options(url: str) -> dict:
     """Connection pool per process (each gunicorn worker has its own). ``pool_pre_ping`` tests a
     pooled connection before use, so a worker recovers by itself after the database restarts."""
     options: dict = {"pool_pre_ping": True}

@@ -215,7 +215,9 @@ def actor_label() -> str:
             if ident is not None:
                 return f"token:{ident}"
         user = g.get("_login_user")  # Flask-Login's per-request cache; None until looked up
-        if user is not None and getattr(user, "is_authenticated", False):
+        # is_anonymous, not is_authenticated: the latter reads is_enabled, which the view's
+        # commit expired, so asking would load the user again (on SQLite, take the write lock)
+        if user is not None and not getattr(user, "is_anonymous", True):
             ident = _identity(user)
             if ident is not None:
                 return f"user:{ident}"

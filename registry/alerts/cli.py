@@ -4,6 +4,7 @@ process). Both run ``jobs.run_alerts``."""
 from __future__ import annotations
 
 import signal
+import time
 from datetime import date
 
 import click
@@ -49,23 +50,24 @@ def scheduler_command() -> None:
     the outbox sender (retries, messages queued by rule changes). Run exactly one of these
     per deployment; never inside web workers.
     """
-    from apscheduler.events import EVENT_SCHEDULER_STARTED
-
     from registry.alerts.scheduler import build_scheduler
 
     scheduler = build_scheduler()
+    stop_requested: list[str] = []
 
     def stop(signum, _frame) -> None:  # SIGTERM (systemd, docker stop) or Ctrl-C
-        click.echo(f"Alert scheduler stopping ({signal.Signals(signum).name}); a running job finishes first.")
-        if not scheduler.running:  # the signal came before start: nothing to wait for
-            raise SystemExit(0)
-        scheduler.shutdown(wait=True)
-
-    def started(_event) -> None:
-        click.echo("Alert scheduler started: " + "; ".join(f"{job.name} ({job.trigger})" for job in scheduler.get_jobs()) + ". Ctrl-C or SIGTERM stops it.")
+        # Only note it: the handler interrupts whatever the main thread was doing, so taking a
+        # lock here (the scheduler's, a log handler's) could deadlock. The loop below acts on it.
+        stop_requested.append(signal.Signals(signum).name)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
-    scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
-    scheduler.start()
+    scheduler.start()  # the jobs run in the scheduler's threads; this thread only waits
+    click.echo("Alert scheduler started: " + "; ".join(f"{job.name} ({job.trigger})" for job in scheduler.get_jobs()) + ". Ctrl-C or SIGTERM stops it.")
+    while not stop_requested:
+        time.sleep(0.2)
+    for signum in (signal.SIGTERM, signal.SIGINT):  # a second signal stops at once
+        signal.signal(signum, signal.SIG_DFL)
+    click.echo(f"Alert scheduler stopping ({stop_requested[0]}); a running job finishes first.")
+    scheduler.shutdown(wait=True)
     click.echo("Alert scheduler stopped.")

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -55,7 +55,7 @@ def missed_daily_run(app, now: datetime | None = None) -> bool:
         return last is None or last.finished_at < scheduled
 
 
-def build_scheduler(app=None) -> BlockingScheduler:
+def build_scheduler(app=None) -> BackgroundScheduler:
     """The scheduler with its jobs, not started: the daily run, the outbox sender, and a
     catch-up run at start when the last daily run was missed."""
     if app is None:
@@ -64,7 +64,7 @@ def build_scheduler(app=None) -> BlockingScheduler:
         app = create_app()
     config = app.config
     hour, minute = config["ALERT_RUN_AT"]
-    scheduler = BlockingScheduler(timezone=config["ALERT_TIMEZONE"])
+    scheduler = BackgroundScheduler(timezone=config["ALERT_TIMEZONE"])
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "replace_existing": True}
     scheduler.add_job(daily_alerts, CronTrigger(hour=hour, minute=minute, timezone=config["ALERT_TIMEZONE"]), args=[app], id="daily-alerts", name="credential expiry alerts", **defaults)
     scheduler.add_job(send_outbox, IntervalTrigger(minutes=config["ALERT_SEND_EVERY_MINUTES"]), args=[app], id="send-outbox", name="outbox sender", **defaults)

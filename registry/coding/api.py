@@ -100,7 +100,7 @@ def _own_npi_only(npis: set[str]) -> None:
 @bp.route("/coding/check", endpoint="coding_check")
 class CodingCheckOne(MethodView):
     @role_required(*CHECK_ROLES, scope="coding:check")
-    @bp.arguments(VisitInput, unknown=RAISE)
+    @bp.arguments(VisitInput(), unknown=RAISE)
     @bp.response(200, CheckResultSchema)
     @bp.alt_response(400, description="No or a wrong CSRF token")
     @bp.errors(401, 403, 422)
@@ -120,7 +120,7 @@ class CodingCheckOne(MethodView):
 @bp.route("/coding/check/batch", endpoint="coding_check_batch")
 class CodingCheckBatch(MethodView):
     @role_required(*BATCH_ROLES, scope="coding:check")
-    @bp.arguments(VisitBatchInput, unknown=RAISE)
+    @bp.arguments(VisitBatchInput(), unknown=RAISE)
     @bp.response(200, CheckBatchSchema)
     @bp.alt_response(400, description="No or a wrong CSRF token")
     @bp.errors(401, 403, 422)
@@ -139,7 +139,7 @@ class CodingCheckBatch(MethodView):
 @bp.route("/coding/checks", endpoint="coding_checks")
 class CodingChecks(MethodView):
     @role_required(*RECORD_ROLES, scope="coding:read")
-    @bp.arguments(CheckListArgs, location="query", unknown=RAISE)
+    @bp.arguments(CheckListArgs(), location="query", unknown=RAISE)
     @bp.response(200, CheckPageSchema)
     @bp.errors(401, 403, 422)
     def get(self, args):

@@ -67,7 +67,7 @@ def _record(provider: Provider, decision: Decision) -> dict:
 @bp.route("/providers/<string:npi>/eligibility", endpoint="provider_eligibility")
 class ProviderEligibility(MethodView):
     @role_required(*ALL_ROLES, scope="eligibility:read")
-    @bp.arguments(EligibilityQueryArgs, location="query", unknown=RAISE)
+    @bp.arguments(EligibilityQueryArgs(), location="query", unknown=RAISE)
     @bp.response(200, EligibilityDecisionSchema)
     @bp.errors(401, 404)
     def get(self, args, npi: str):
@@ -84,7 +84,7 @@ class ProviderEligibility(MethodView):
 @bp.route("/providers/<string:npi>/eligibility/matrix", endpoint="provider_eligibility_matrix")
 class ProviderEligibilityMatrix(MethodView):
     @role_required(*ALL_ROLES, scope="eligibility:read")
-    @bp.arguments(EligibilityMatrixQueryArgs, location="query", unknown=RAISE)
+    @bp.arguments(EligibilityMatrixQueryArgs(), location="query", unknown=RAISE)
     @bp.response(200, EligibilityMatrixSchema)
     @bp.errors(401, 404)
     def get(self, args, npi: str):
@@ -102,7 +102,7 @@ class ProviderEligibilityMatrix(MethodView):
 @bp.route("/eligibility/batch", endpoint="eligibility_batch")
 class EligibilityBatch(MethodView):
     @role_required(*READ_ALL_ROLES, scope="eligibility:read")
-    @bp.arguments(EligibilityBatchInput, unknown=RAISE)
+    @bp.arguments(EligibilityBatchInput(), unknown=RAISE)
     @bp.response(200, EligibilityBatchSchema)
     @bp.alt_response(400, description="No or a wrong CSRF token")
     @bp.errors(401, 403)

@@ -157,7 +157,7 @@ def _location(npi: str) -> dict:
 @bp.route("/providers", endpoint="providers")
 class Providers(MethodView):
     @role_required(*ALL_ROLES, scope="providers:read")
-    @bp.arguments(ProvidersQueryArgs, location="query", unknown=RAISE)
+    @bp.arguments(ProvidersQueryArgs(), location="query", unknown=RAISE)
     @bp.response(200, ProviderPageSchema)
     @bp.errors(401)
     def get(self, args):
@@ -182,7 +182,7 @@ class Providers(MethodView):
         return {"items": items, "page": page, "page_size": page_size, "total": len(matching), "pages": math.ceil(len(matching) / page_size)}
 
     @role_required(*WRITE_ROLES, scope="providers:write")
-    @bp.arguments(ProviderInput, unknown=RAISE)
+    @bp.arguments(ProviderInput(), unknown=RAISE)
     @bp.response(201, ProviderSchema)
     @bp.errors(401, 403, 409)
     def post(self, values):
@@ -205,7 +205,7 @@ class ProviderResource(MethodView):
         return provider_or_404(npi)
 
     @role_required(*WRITE_ROLES, scope="providers:write")
-    @bp.arguments(ProviderPatchInput, unknown=RAISE)
+    @bp.arguments(ProviderPatchInput(), unknown=RAISE)
     @bp.response(200, ProviderSchema)
     @bp.errors(401, 403, 404, 409)
     def patch(self, values, npi: str):
@@ -245,7 +245,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
             return getattr(provider_or_404(npi), plural)
 
         @role_required(*WRITE_ROLES, scope="providers:write")
-        @bp.arguments(input_schema, unknown=RAISE)
+        @bp.arguments(input_schema(), unknown=RAISE)
         @bp.response(201, output_schema)
         @bp.errors(401, 403, 404, 409)
         def post(self, values, npi: str):
@@ -263,7 +263,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
             return _credential_or_404(provider_or_404(npi), kind, credential_id)
 
         @role_required(*WRITE_ROLES, scope="providers:write")
-        @bp.arguments(patch_schema, unknown=RAISE)
+        @bp.arguments(patch_schema(), unknown=RAISE)
         @bp.response(200, output_schema)
         @bp.errors(401, 403, 404, 409)
         def patch(self, values, npi: str, credential_id: int):
@@ -275,7 +275,7 @@ def _credential_routes(kind: str, input_schema, patch_schema, output_schema) -> 
 
     class End(MethodView):
         @role_required(*WRITE_ROLES, scope="providers:write")
-        @bp.arguments(EndCredentialInput, unknown=RAISE)
+        @bp.arguments(EndCredentialInput(), unknown=RAISE)
         @bp.response(200, output_schema)
         @bp.errors(401, 403, 404, 409)
         def post(self, values, npi: str, credential_id: int):

@@ -31,7 +31,7 @@ class Jurisdictions(MethodView):
 @bp.route("/rules")
 class Rules(MethodView):
     @public(scope="rules:read")
-    @bp.arguments(RulesQueryArgs, location="query", unknown=RAISE)
+    @bp.arguments(RulesQueryArgs(), location="query", unknown=RAISE)
     @bp.response(200, RuleVersionSchema(many=True))
     def get(self, args):
         """The rule version in force on ``as_of`` (default today) for each pair, filtered."""
