@@ -81,6 +81,7 @@ from registry.coding import gate, services  # noqa: E402
 from registry.coding.models import CodingCheck  # noqa: E402
 from registry.coding.schemas import VisitInput  # noqa: E402
 from registry.coding.tables import default_tables  # noqa: E402
+from registry.demo.services import MUSCLES, SIDE_WEIGHTS, SIDES  # noqa: E402
 from registry.eligibility.services import BatchItem, evaluate_batch  # noqa: E402
 from registry.extensions import db  # noqa: E402
 from registry.providers.npi import npi_check_digit, npi_problem  # noqa: E402
@@ -99,16 +100,7 @@ P99_AIM_MS, RATIO_AIM = 25.0, 0.5
 #: account; raised out of reach, the limiter still counts every request as in production
 RATE_LIMITS = {"API_RATE_LIMIT": "10000000 per minute", "LOGIN_RATE_LIMIT": "10000 per minute"}
 
-MUSCLES = (
-    "upper trapezius", "levator scapulae", "rhomboid major", "infraspinatus", "supraspinatus",
-    "teres minor", "pectoralis minor", "latissimus dorsi", "splenius capitis", "suboccipitals",
-    "sternocleidomastoid", "scalenes", "cervical multifidus", "lumbar multifidus", "erector spinae",
-    "quadratus lumborum", "gluteus medius", "gluteus maximus", "piriformis", "tensor fasciae latae",
-    "iliopsoas", "vastus lateralis", "hamstrings", "gastrocnemius", "soleus", "tibialis anterior",
-    "extensor carpi radialis", "temporalis", "masseter",
-)
-SIDES = ("left", "right", "bilateral", "midline")
-SIDE_WEIGHTS = (40, 40, 16, 4)
+# the muscles and sides a visit names: the same as `flask demo seed` draws from
 PAYERS = {  # payer type: (weight, names)
     "medicare": (22, ("Medicare Part B", "Medicare")),
     "medicaid": (8, ("Texas Medicaid", "Medi-Cal", "Apple Health")),
@@ -434,17 +426,23 @@ class Client:
 _META = re.compile(rb'<meta name="csrf-token" content="([^"]+)"')
 
 
-def sign_in(port: int) -> tuple[str, str]:
-    """A fresh biller session: (Cookie header, CSRF token for X-CSRFToken)."""
+def signed_in_client(port: int, email: str) -> Client:
+    """A client whose cookies hold a fresh session of ``email`` (signed in through the form)."""
     client = Client(port)
     status, page = client.request("GET", "/login")
     login_token = _META.search(page)
     if status != 200 or not login_token:
         raise RuntimeError(f"GET /login answered {status}")
-    form = urlencode({"csrf_token": login_token.group(1).decode(), "email": BILLER, "password": PASSWORD}).encode()
+    form = urlencode({"csrf_token": login_token.group(1).decode(), "email": email, "password": PASSWORD}).encode()
     status, _ = client.request("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded"})
     if status != 302:
         raise RuntimeError(f"POST /login answered {status}, not 302")
+    return client
+
+
+def sign_in(port: int) -> tuple[str, str]:
+    """A fresh biller session: (Cookie header, CSRF token for X-CSRFToken)."""
+    client = signed_in_client(port, BILLER)
     status, page = client.request("GET", "/")
     token = _META.search(page)
     if status != 200 or not token:

@@ -47,7 +47,6 @@ import argparse
 import http.client
 import os
 import random
-import re
 import signal
 import statistics
 import sys
@@ -56,14 +55,13 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import headline  # noqa: E402
 from bench.eligibility import generate, load_population  # noqa: E402
-from bench.gate import Client, Server  # noqa: E402
+from bench.gate import PASSWORD, Server, signed_in_client  # noqa: E402
 from registry import create_app  # noqa: E402
 from registry.accounts.services import create_user  # noqa: E402
 from registry.extensions import db  # noqa: E402
@@ -79,7 +77,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-MANAGER, PASSWORD = "bench-manager@example.org", "bench password, long enough"
+MANAGER = "bench-manager@example.org"
 LICENSES = 50
 BASELINE = "minimal"
 NAVIGATION = """() => {
@@ -87,7 +85,6 @@ NAVIGATION = """() => {
   return {load: n.loadEventEnd - n.startTime, ttfb: n.responseStart - n.startTime,
           dom: n.domContentLoadedEventEnd - n.startTime, status: n.responseStatus || 0};
 }"""
-_META = re.compile(rb'<meta name="csrf-token" content="([^"]+)"')
 
 
 # --- the database -----------------------------------------------------------------------------------
@@ -136,15 +133,7 @@ def prepare_database(app, n_providers: int, seed: int) -> dict:
 # --- signing in ---------------------------------------------------------------------------------------
 def sign_in(port: int) -> dict[str, str]:
     """The manager's session cookies (name -> value)."""
-    client = Client(port)
-    status, page = client.request("GET", "/login")
-    token = _META.search(page)
-    if status != 200 or not token:
-        raise RuntimeError(f"GET /login answered {status}")
-    form = urlencode({"csrf_token": token.group(1).decode(), "email": MANAGER, "password": PASSWORD}).encode()
-    status, _ = client.request("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded"})
-    if status != 302:
-        raise RuntimeError(f"POST /login answered {status}, not 302")
+    client = signed_in_client(port, MANAGER)
     client.conn.close()
     return dict(client.cookies)
 

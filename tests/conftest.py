@@ -73,19 +73,24 @@ def app(database_url, _schema):
         db.session.commit()
     yield app
     with app.app_context():
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:  # the record tables refuse DELETE: lift their guard while emptying them
-                for statement in guard.remove_statements("sqlite"):
-                    conn.execute(text(statement))
-                for table in tables:
-                    conn.execute(text(f"DELETE FROM {table}"))
-                for statement in guard.install_statements("sqlite"):
-                    conn.execute(text(statement))
+        empty_tables()
         db.engine.dispose()
+
+
+def empty_tables() -> None:
+    """Empty every table of the current app's database (ids start again from 1)."""
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:  # the record tables refuse DELETE: lift their guard while emptying them
+            for statement in guard.remove_statements("sqlite"):
+                conn.execute(text(statement))
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+            for statement in guard.install_statements("sqlite"):
+                conn.execute(text(statement))
 
 
 def dispose(app) -> None:

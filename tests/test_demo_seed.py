@@ -7,10 +7,9 @@ import json
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from registry.alerts.services import find_due, windows_from_config
-from registry.audit import guard
 from registry.audit.models import AuditEvent
 from registry.audit.services import verify_chain
 from registry.coding.models import CodingCheck
@@ -20,7 +19,7 @@ from registry.providers.models import BoardRegistration, License, Provider, Trai
 from registry.providers.npi import npi_problem
 from registry.rules import services as rule_services
 from registry.rules.models import Jurisdiction
-from tests.conftest import RULES_CSV, import_text
+from tests.conftest import RULES_CSV, empty_tables, import_text
 
 AS_OF = "2025-06-30"
 ARGS = ["demo", "seed", "--providers", "110", "--seed", "7", "--as-of", AS_OF, "--visits-per-provider", "2"]
@@ -95,18 +94,7 @@ def test_seed_builds_a_covered_valid_population(app, runner, real_rules):
 def _empty(app) -> None:
     """Empty every table, as the app fixture does between tests, then load the rules again."""
     with app.app_context():
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for statement in guard.remove_statements("sqlite"):
-                    conn.execute(text(statement))
-                for table in tables:
-                    conn.execute(text(f"DELETE FROM {table}"))
-                for statement in guard.install_statements("sqlite"):
-                    conn.execute(text(statement))
+        empty_tables()
         rule_services.seed_reference_data()
         db.session.commit()
         assert import_text(RULES_CSV.read_text(encoding="utf-8-sig"), source="data/state_rules.csv").ok
