@@ -518,11 +518,7 @@ def main() -> None:
         db.session.remove()
         db.engine.dispose()
 
-    width = max(len(r[0]) for r in out)
-    print(f"\nNeedle Registry expiry-alert benchmark: {backend} {server}, Python {sys.version.split()[0]}, seed {args.seed}, {date.today()}")
-    print("-" * (width + 100))
-    for name, figure in out:
-        print(f"{name:<{width}}  {figure}")
+    headline.print_report(f"expiry-alert benchmark: {backend} {server}, seed {args.seed}", out, rule=100)
     print("\nQuery plans of the credential scan:")
     print("\n".join(plans))
     tmp.cleanup()

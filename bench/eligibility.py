@@ -377,12 +377,8 @@ def main() -> None:
 
     with app.app_context():
         db.engine.dispose()
-    width = max(len(r[0]) for r in out)
     repeat = (f", best of {args.repeat}" if args.repeat > 1 else "") + (", gc.freeze()" if args.gc_freeze else "")
-    print(f"\nNeedle Registry eligibility benchmark: {backend} {server}, Python {sys.version.split()[0]}, seed {args.seed}{repeat}, {date.today()}")
-    print("-" * (width + 90))
-    for name, figure in out:
-        print(f"{name:<{width}}  {figure}")
+    headline.print_report(f"eligibility benchmark: {backend} {server}, seed {args.seed}{repeat}", out, rule=90)
     if mismatches:
         print()
         print("\n".join(describe_mismatches(app, items, mismatches, query["rows"])))

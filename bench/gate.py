@@ -723,11 +723,7 @@ def report(args, tmpdir: str) -> None:
 
     with app.app_context():
         db.engine.dispose()
-    width = max(len(r[0]) for r in out)
-    print(f"\nNeedle Registry coding gate benchmark: {backend} {server_version}, Python {sys.version.split()[0]}, seed {args.seed}, {date.today()}")
-    print("-" * (width + 100))
-    for name, figure in out:
-        print(f"{name:<{width}}  {figure}")
+    headline.print_report(f"coding gate benchmark: {backend} {server_version}, seed {args.seed}", out, rule=100)
     headline.write(args.json, "gate", backend, server_version, figures, problems=problems, seconds=time.perf_counter() - args.started,
                    params={k: getattr(args, k) for k in ("providers", "visits", "seed", "duration", "warmup", "clients", "client_processes", "skip_http", "skip_batch")})
     if problems and args.json:

@@ -68,3 +68,16 @@ def write(path: str | os.PathLike | None, benchmark: str, backend: str, server_v
     partial = target.with_name(target.name + ".partial")
     partial.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
     partial.replace(target)
+
+
+def print_report(title: str, rows: list[tuple[str, str]], *, rule: int = 90) -> None:
+    """A benchmark's printed report: the title line (the database, Python, the parameters), a
+    rule, then one ``name  figure`` line per row, the names aligned."""
+    import sys
+    from datetime import date
+
+    width = max(len(name) for name, _ in rows)
+    print(f"\nNeedle Registry {title}, Python {sys.version.split()[0]}, {date.today()}")
+    print("-" * (width + rule))
+    for name, figure in rows:
+        print(f"{name:<{width}}  {figure}")

@@ -33,7 +33,6 @@ import random
 import sys
 import tempfile
 import time
-from datetime import date
 from itertools import pairwise
 from pathlib import Path
 
@@ -240,11 +239,7 @@ def report(args, tmpdir: Path, started: float) -> None:
     with app.app_context():
         db.engine.dispose()
 
-    width = max(len(r[0]) for r in out)
-    print(f"\nNeedle Registry providers import benchmark: {backend} {server}, Python {sys.version.split()[0]}, seed {args.seed}, {date.today()}")
-    print("-" * (width + 90))
-    for name, value in out:
-        print(f"{name:<{width}}  {value}")
+    headline.print_report(f"providers import benchmark: {backend} {server}, seed {args.seed}", out, rule=90)
     headline.write(args.json, "import", backend, server, figures, problems=problems,
                    params={"rows": args.rows, "seed": args.seed}, seconds=time.perf_counter() - started)
     if problems:

@@ -318,12 +318,7 @@ def report(args, tmpdir: str, started: float) -> None:
         out.append(("gunicorn log (tail)", log.replace("\n", "\n" + " " * 40)))
         problems.append("gunicorn logged a traceback")
 
-    width = max(len(r[0]) for r in out)
-    print(f"\nNeedle Registry page-load benchmark: {backend} {server_version}, Python {sys.version.split()[0]}, "
-          f"{args.loads} loads and {args.requests} requests of each page after {args.warmup} warm-up, {date.today()}")
-    print("-" * (width + 100))
-    for name, figure in out:
-        print(f"{name:<{width}}  {figure}")
+    headline.print_report(f"page-load benchmark: {backend} {server_version}, {args.loads} loads and {args.requests} requests of each page after {args.warmup} warm-up", out, rule=100)
     headline.write(args.json, "pages", backend, server_version, figures, problems=problems,
                    params={"providers": args.providers, "loads": args.loads, "warmup": args.warmup, "requests": args.requests, "chromium": seen["version"]},
                    seconds=time.perf_counter() - started)

@@ -146,11 +146,7 @@ def main() -> None:
         backend, server = database_version()
         db.session.remove()
         db.engine.dispose()
-    width = max(len(r[0]) for r in rows)
-    print(f"\nNeedle Registry rules benchmark: {backend} {server}, Python {sys.version.split()[0]}, {date.today()}")
-    print("-" * (width + 50))
-    for name, figure in rows:
-        print(f"{name:<{width}}  {figure}")
+    headline.print_report(f"rules benchmark: {backend} {server}", rows, rule=50)
     headline.write(args.json, "rules", backend, server, figures, params={"requests": args.requests}, seconds=time.perf_counter() - started)
     tmp.cleanup()
 
