@@ -79,6 +79,7 @@ EXPECTED = {
     "providers.provider_page": {"GET": roles(*SIGNED_IN)},
     "providers.my_record": {"GET": roles(*SIGNED_IN)},
     "providers.worklist": {"GET": roles(M, A)},
+    "providers.worklist_csv": {"GET": roles(M, A)},
     "providers.provider_export": {"GET": roles(M, A)},
     "providers.provider_new": {"GET": roles(M), "POST": roles(M)},
     "providers.provider_edit": {"GET": roles(M), "POST": roles(M)},

@@ -3,6 +3,8 @@ the clinician's own record, and the worklist."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date, timedelta
 
@@ -254,3 +256,59 @@ def test_export_unknown_format_is_404(client, login):
     login("auditor")
     assert client.get("/providers/export/other.csv").status_code == 404
     assert client.get("/providers/export/providers.csv").status_code == 200
+
+
+def test_worklist_shows_the_first_rows_of_each_section_and_the_csv_has_them_all(app, client, login, make_provider):
+    with app.app_context():
+        import_text(to_csv([row(min_training_hours="50", effective_from="2020-01-01")]))
+    make_provider(
+        license=[LICENSE | {"jurisdiction_code": code, "number": f"{code}-1", "expires_on": TODAY - timedelta(days=3)} for code in ("AK", "AZ", "OR")] + [LICENSE],
+        training=[{"course_title": "DN 1", "completed_on": date(2023, 1, 1), "total_hours": 27, "practical_hours": 20, "supervised_sessions": 0}],
+    )
+    app.config["WORKLIST_ROWS"] = 2
+    login("manager")
+    page = text_of(client.get("/worklist"))
+    sections = {m.group(1): m.group(2) for m in re.finditer(r'<section class="rule-card" id="([^"]+)">(.*?)</section>', page, re.S)}
+    expired = sections["expired"]
+    assert "Expired (3)" in expired and "AK AK-1" in expired and "AZ AZ-1" in expired and "OR OR-1" not in expired
+    assert "Showing the first 2 of 3." in expired and 'href="/worklist.csv"' in expired
+    assert "Showing the first" not in sections["missing"]  # one gap: all shown
+    response = client.get("/worklist.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert f"worklist-{date.today().isoformat()}.csv" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(r["section"], r["where_or_what"], int(r["days_left"])) for r in rows if r["section"] == "expired"] == [("expired", "AK AK-1", -3), ("expired", "AZ AZ-1", -3), ("expired", "OR OR-1", -3)]
+    (missing,) = [r for r in rows if r["section"] == "missing"]
+    assert missing["where_or_what"] == "WA (PT)" and "27 hours, WA requires 50" in missing["missing"] and missing["npi"]
+    assert [r["where_or_what"] for r in rows if r["section"] == "within-60"] == ["WA PT60001"]
+
+
+def test_the_worklist_gaps_for_everyone_match_each_providers_own(app, make_provider):
+    """The worklist reads everyone as plain rows; the provider page reads one provider's
+    records. Both must find the same gaps, in the same order (by name, then state)."""
+    from registry.eligibility import services as eligibility
+
+    with app.app_context():
+        import_text(to_csv([
+            row(min_training_hours="50", min_practical_hours="40", years_licensed="3", effective_from="2020-01-01"),
+            row(jurisdiction="OR", board_registration_required="yes", min_training_hours="20", effective_from="2020-01-01"),
+        ]))
+    make_provider("1234567893", "Zed Short", license=[LICENSE, LICENSE | {"jurisdiction_code": "OR", "number": "OR-1"}],
+                  training=[{"course_title": "DN", "completed_on": date(2023, 1, 1), "total_hours": 27, "practical_hours": 20, "supervised_sessions": 0}])
+    make_provider("1245319599", "Amy New", license=[LICENSE | {"issued_on": TODAY - timedelta(days=200)}])
+    make_provider("1003000126", "Met All", license=[LICENSE],
+                  training=[{"course_title": "DN", "completed_on": date(2023, 1, 1), "total_hours": 60, "practical_hours": 45, "supervised_sessions": 0}])
+    with app.app_context():
+        everyone = eligibility.requirement_worklist(TODAY)
+        from sqlalchemy import select
+
+        from registry.providers.models import Provider
+
+        providers = db.session.scalars(select(Provider).where(Provider.is_active.is_(True)).order_by(Provider.name, Provider.id)).all()
+        one_by_one = [g for p in providers for g in eligibility.requirement_worklist(TODAY, provider=p)]
+
+        def shape(gaps):
+            return [(g.provider.id, g.provider.name, g.license.jurisdiction_code, g.license.profession_code, g.rule.version_id, [x.message for x in g.gaps]) for g in gaps]
+
+        assert shape(everyone) == shape(one_by_one)
+        assert [(name, where) for _, name, where, *_ in shape(everyone)] == [("Amy New", "WA"), ("Met All", "WA"), ("Zed Short", "OR"), ("Zed Short", "WA")]

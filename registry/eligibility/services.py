@@ -73,17 +73,40 @@ def provider_facts(provider: Provider) -> list[CredentialFacts]:
     return [credential_facts(c) for c in (*provider.licenses, *provider.trainings, *provider.registrations)]
 
 
+class ProviderRef(NamedTuple):
+    """Who, for the worklist: what its rows show and link to (no ORM object per row)."""
+
+    id: int
+    name: str
+    npi: str
+
+
+class CredentialRef(NamedTuple):
+    """A credential as the worklist shows it."""
+
+    KIND: str
+    jurisdiction_code: str | None
+    number: str | None
+    course_title: str | None
+    expires_on: date | None
+
+
+class LicenseRef(NamedTuple):
+    jurisdiction_code: str
+    profession_code: str
+
+
 @dataclass(frozen=True)
 class ExpiringItem:
-    provider: Provider
-    credential: object
+    provider: ProviderRef
+    credential: CredentialRef
     days_left: int
 
 
 @dataclass(frozen=True)
 class ProviderGaps:
-    provider: Provider
-    license: License
+    provider: Provider | ProviderRef
+    license: License | LicenseRef
     rule: object
     gaps: list[Gap]
 
@@ -99,19 +122,29 @@ class Worklist:
 
 def worklist(today: date) -> Worklist:
     """Credentials that expired or expire within 90 days (still held, not ended, active
-    providers), and what each active provider lacks for a state where they hold a license."""
+    providers), and what each active provider lacks for a state where they hold a license.
+
+    Plain rows, not ORM objects: a health system's worklist runs to hundreds of thousands of
+    credentials (one query per kind of credential, and three for the gaps)."""
     horizon = today + timedelta(days=max(WINDOWS))
+    dialect = db.session.get_bind().dialect.name
+    decode = _Decoder(dialect)
+    p = _PROVIDER
     items: list[ExpiringItem] = []
-    for model in CREDENTIAL_MODELS.values():
+    for kind, model in CREDENTIAL_MODELS.items():
+        c = model.__table__.c
+        shown = (c.jurisdiction_code, c.number, None, decode.column(c.expires_on)) if kind != "training" else (None, None, c.course_title, decode.column(c.expires_on))
         query = (
-            select(model).join(Provider, Provider.id == model.provider_id)
-            .options(selectinload(model.provider))
-            .where(Provider.is_active.is_(True), model.ended_on.is_(None), model.expires_on.is_not(None), model.expires_on <= horizon)
+            select(p.id, p.name, p.npi, *(column if column is not None else _NULL for column in shown))
+            .join_from(model.__table__, Provider.__table__, p.id == c.provider_id)
+            .where(p.is_active.is_(True), c.ended_on.is_(None), c.expires_on.is_not(None), c.expires_on <= horizon)
         )
-        if hasattr(model, "status"):
-            query = query.where(model.status == "active")
-        items.extend(ExpiringItem(c.provider, c, (c.expires_on - today).days) for c in db.session.scalars(query))
-    items.sort(key=lambda i: (i.days_left, i.provider.name))
+        if "status" in c:
+            query = query.where(c.status == "active")
+        for pid, name, npi, jurisdiction, number, title, expires in db.session.execute(query):
+            expires = decode.date(expires)
+            items.append(ExpiringItem(ProviderRef(pid, name, npi), CredentialRef(kind, jurisdiction, number, title, expires), (expires - today).days))
+    items.sort(key=lambda i: (i.days_left, i.provider.name, i.provider.id))
     expiring: dict[int, list[ExpiringItem]] = {w: [] for w in WINDOWS}
     for item in items:
         if item.days_left >= 0:
@@ -119,32 +152,63 @@ def worklist(today: date) -> Worklist:
     return Worklist(today, [i for i in items if i.days_left < 0], expiring, requirement_worklist(today))
 
 
+_NULL = type_coerce(None, String)
+
+
 def requirement_worklist(today: date, *, provider: Provider | None = None, timeline: RuleTimeline | None = None) -> list[ProviderGaps]:
     """What each active provider (or just ``provider``) lacks for the states where they hold a
-    license whose rule permits dry needling, on ``today``. The rules come from ``timeline``
-    (by default the cached ``rule_timeline()``: no rule versions loaded per request)."""
+    license whose rule permits dry needling, on ``today``, by provider name then state. The
+    rules come from ``timeline`` (by default the cached ``rule_timeline()``: no rule versions
+    loaded per request)."""
     timeline = timeline or rule_timeline()
     if provider is not None:
-        providers = [provider]
-    else:
-        providers = db.session.scalars(
-            select(Provider).where(Provider.is_active.is_(True))
-            .options(selectinload(Provider.licenses), selectinload(Provider.trainings), selectinload(Provider.registrations))
-            .order_by(Provider.name)
-        ).all()
+        return _gaps(provider, sorted(provider.licenses, key=lambda lic: (lic.jurisdiction_code, lic.id)), provider_facts(provider), today, timeline)
     found: list[ProviderGaps] = []
-    for provider in providers:
-        facts = None
-        for license in provider.licenses:
-            rule = timeline.in_force(license.jurisdiction_code, license.profession_code, today)
-            if rule is None or rule.status != "permitted" or not credential_facts(license).held_on(today):
-                continue
-            if facts is None:
-                facts = provider_facts(provider)
-            gaps = requirement_gaps(rule, facts, today)
-            if gaps:
-                found.append(ProviderGaps(provider, license, rule, gaps))
+    people, facts = _active_population()
+    for ref in people:
+        held = facts.get(ref.id, ())
+        licenses = sorted((f for f in held if f.kind == "license"), key=lambda f: f.jurisdiction)
+        found += _gaps(ref, [LicenseRef(f.jurisdiction, f.profession) for f in licenses], held, today, timeline, license_facts=licenses)
     return found
+
+
+def _gaps(who, licenses: list, facts: list[CredentialFacts], today: date, timeline: RuleTimeline, *, license_facts: list[CredentialFacts] | None = None) -> list[ProviderGaps]:
+    found = []
+    for index, license in enumerate(licenses):
+        rule = timeline.in_force(license.jurisdiction_code, license.profession_code, today)
+        if rule is None or rule.status != "permitted":
+            continue
+        held = license_facts[index] if license_facts is not None else credential_facts(license)
+        if not held.held_on(today):
+            continue
+        gaps = requirement_gaps(rule, facts, today)
+        if gaps:
+            found.append(ProviderGaps(who, license, rule, gaps))
+    return found
+
+
+def _active_population() -> tuple[list[ProviderRef], dict[int, list[CredentialFacts]]]:
+    """Every active provider (by name) and all their credentials as engine facts, from plain
+    rows: three queries for the credentials, whatever the number of providers."""
+    dialect = db.session.get_bind().dialect.name
+    decode = _Decoder(dialect)
+    d, n, c = decode.date, decode.decimal, decode.column
+    p, lic, tr, reg = _PROVIDER, _LICENSE, _TRAINING, _REGISTRATION
+    people = [ProviderRef(*row) for row in db.session.execute(select(p.id, p.name, p.npi).where(p.is_active.is_(True)).order_by(p.name, p.id))]
+    active = select(p.id).where(p.is_active.is_(True))
+    facts: dict[int, list[CredentialFacts]] = {}
+    held = facts.setdefault
+    make, facts_type, zero = tuple.__new__, CredentialFacts, Decimal("0")
+    rows = db.session.execute(select(lic.provider_id, lic.jurisdiction_code, lic.profession_code, lic.status, c(lic.issued_on), c(lic.expires_on), c(lic.ended_on)).where(lic.provider_id.in_(active)).order_by(lic.provider_id, lic.jurisdiction_code, lic.id))
+    for pid, jurisdiction, profession, status, issued, expires, ended in rows:
+        held(pid, []).append(make(facts_type, ("license", jurisdiction, profession, status, d(issued), d(expires), d(ended), zero, zero, 0)))
+    rows = db.session.execute(select(tr.provider_id, c(tr.completed_on), c(tr.expires_on), c(tr.ended_on), c(tr.total_hours), c(tr.practical_hours), tr.supervised_sessions).where(tr.provider_id.in_(active)))
+    for pid, completed, expires, ended, total, practical, sessions in rows:
+        held(pid, []).append(make(facts_type, ("training", None, None, "active", d(completed), d(expires), d(ended), n(total), n(practical), sessions)))
+    rows = db.session.execute(select(reg.provider_id, reg.jurisdiction_code, reg.status, c(reg.issued_on), c(reg.expires_on), c(reg.ended_on)).where(reg.provider_id.in_(active)))
+    for pid, jurisdiction, status, issued, expires, ended in rows:
+        held(pid, []).append(make(facts_type, ("registration", jurisdiction, None, status, d(issued), d(expires), d(ended), zero, zero, 0)))
+    return people, facts
 
 
 # --- decisions -------------------------------------------------------------------------------------

@@ -3,15 +3,27 @@ credential, the clinician's own record, and the managers' worklist."""
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry.accounts.access import ALL_ROLES, current_actor, role_required
 from registry.accounts.services import find_user
+from registry.csvkit import escape_cell
 from registry.eligibility import services as eligibility
 from registry.extensions import db
 from registry.providers import csvio, services
@@ -243,7 +255,35 @@ def credential_end(provider_id: int, kind: str, credential_id: int):
 @bp.route("/worklist")
 @role_required("manager", "auditor")
 def worklist():
-    return render_template("providers/worklist.html", work=eligibility.worklist(date.today()), kind_titles=KIND_TITLES)
+    """Each section shows its first ``WORKLIST_ROWS`` rows and its full count; the CSV has
+    every row (a health system's worklist runs to tens of thousands)."""
+    limit = current_app.config.get("WORKLIST_ROWS", WORKLIST_ROWS)
+    return render_template("providers/worklist.html", work=eligibility.worklist(date.today()), kind_titles=KIND_TITLES, limit=limit)
+
+
+WORKLIST_ROWS = 200
+WORKLIST_COLUMNS = ("section", "provider_id", "npi", "provider", "credential", "where_or_what", "expires_on", "days_left", "missing")
+
+
+@bp.route("/worklist.csv")
+@role_required("manager", "auditor")
+def worklist_csv():
+    work = eligibility.worklist(date.today())
+    buffer = io.StringIO()
+    out = csv.writer(buffer)
+    out.writerow(WORKLIST_COLUMNS)
+    sections = [("expired", work.expired), *((f"within-{window}", items) for window, items in work.expiring.items())]
+    for section, items in sections:
+        for item in items:
+            c = item.credential
+            where = c.course_title if c.KIND == "training" else f"{c.jurisdiction_code} {c.number}"
+            # text a person typed is formula-escaped; ids, dates and day counts are not
+            out.writerow([section, item.provider.id, item.provider.npi, escape_cell(item.provider.name), KIND_TITLES[c.KIND], escape_cell(where), c.expires_on.isoformat(), item.days_left, ""])
+    for g in work.gaps:
+        where = f"{g.license.jurisdiction_code} ({g.license.profession_code})"
+        out.writerow(["missing", g.provider.id, g.provider.npi, escape_cell(g.provider.name), KIND_TITLES["license"], where, "", "", "; ".join(gap.message for gap in g.gaps)])
+    filename = f"worklist-{work.today.isoformat()}.csv"
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
 # --- bulk import and export ------------------------------------------------------------------
