@@ -81,7 +81,7 @@ from registry.coding import gate, services  # noqa: E402
 from registry.coding.models import CodingCheck  # noqa: E402
 from registry.coding.schemas import VisitInput  # noqa: E402
 from registry.coding.tables import default_tables  # noqa: E402
-from registry.demo.services import MUSCLES, SIDE_WEIGHTS, SIDES  # noqa: E402
+from registry.demo.services import documented_care  # noqa: E402
 from registry.eligibility.services import BatchItem, evaluate_batch  # noqa: E402
 from registry.extensions import db  # noqa: E402
 from registry.providers.npi import npi_check_digit, npi_problem  # noqa: E402
@@ -100,7 +100,7 @@ P99_AIM_MS, RATIO_AIM = 25.0, 0.5
 #: account; raised out of reach, the limiter still counts every request as in production
 RATE_LIMITS = {"API_RATE_LIMIT": "10000000 per minute", "LOGIN_RATE_LIMIT": "10000 per minute"}
 
-# the muscles and sides a visit names: the same as `flask demo seed` draws from
+# a visit's muscles, claim lines and payer: registry.demo.services.documented_care
 PAYERS = {  # payer type: (weight, names)
     "medicare": (22, ("Medicare Part B", "Medicare")),
     "medicaid": (8, ("Texas Medicaid", "Medi-Cal", "Apple Health")),
@@ -124,8 +124,6 @@ def make_visits(population: dict[str, list[dict]], eligible: list[tuple[str, str
     for lic in population["license"]:
         licensed.setdefault(npi_of[lic["provider_id"]], []).append(lic["jurisdiction_code"])
     npis = list(profession_of)
-    payer_types = list(PAYERS)
-    payer_weights = [PAYERS[t][0] for t in payer_types]
     visits = []
     for _ in range(n):
         roll = rng.random()
@@ -139,38 +137,15 @@ def make_visits(population: dict[str, list[dict]], eligible: list[tuple[str, str
             while npi in profession_of:
                 first_nine = str(rng.randint(100_000_000, 299_999_999))
                 npi = first_nine + str(npi_check_digit(first_nine))
-        muscles = [gate.Muscle(name, rng.choices(SIDES, SIDE_WEIGHTS)[0]) for name in rng.sample(MUSCLES, rng.choices((1, 2, 3, 4, 5), (25, 30, 22, 13, 10))[0])]
-        if rng.random() < 0.03:  # the same muscle written down twice
-            muscles.append(muscles[0])
-        right = gate.code_for(gate.distinct_muscles(muscles))
-        dn_code = right if rng.random() < 0.9 else ("20561" if right == "20560" else "20560")
-        payer_type = rng.choices(payer_types, payer_weights)[0]
-        payer_name = rng.choice(PAYERS[payer_type][1])
-        medicare = payer_type == "medicare"
-        modifiers = (("GX" if profession == "PT" else "GY"),) if medicare and rng.random() < 0.85 else ()
-        lines = [gate.Line(dn_code, 2 if rng.random() < 0.02 else 1, modifiers)]
-        if rng.random() < 0.01:
-            lines.append(gate.Line("20561" if dn_code == "20560" else "20560"))
-        if rng.random() < 0.35:
-            lines.append(gate.Line("97110", rng.randint(1, 3)))
-        if rng.random() < 0.15:
-            lines.append(gate.Line("97140", rng.randint(1, 2)))
-        if rng.random() < 0.06:
-            lines.append(gate.Line(rng.choice(("99203", "99213", "99214")), 1, ("25",) if rng.random() < 0.7 else ()))
-        if rng.random() < 0.02:
-            injected = muscles[:1] if rng.random() < 0.5 else (gate.Muscle("deltoid", "left"),)
-            lines.append(gate.Line("20552", 1, (), tuple(injected)))
-        if rng.random() < 0.01:
-            lines.append(gate.Line("97810"))
-        rng.shuffle(lines)
+        care = documented_care(rng, profession, PAYERS)
         diagnoses = rng.sample(DIAGNOSES, rng.randint(1, 3))
         if rng.random() < 0.005:
             diagnoses.append("724.2")  # an ICD-9 code: malformed for ICD-10-CM
         visits.append(gate.Visit(
-            npi=npi, jurisdiction=code, day=day_between(rng, FIRST_DAY, LAST_DAY), payer_type=payer_type,
-            payer_name=payer_name, muscles=tuple(muscles), lines=tuple(lines), diagnoses=tuple(diagnoses),
+            npi=npi, jurisdiction=code, day=day_between(rng, FIRST_DAY, LAST_DAY), payer_type=care.payer_type,
+            payer_name=care.payer_name, muscles=care.muscles, lines=care.lines, diagnoses=tuple(diagnoses),
             consent_on_file=rng.random() < 0.95, plan_of_care_on_file=rng.random() < 0.9,
-            reassessment_done=rng.random() < 0.7, abn_on_file=rng.random() < (0.8 if medicare else 0.02),
+            reassessment_done=rng.random() < 0.7, abn_on_file=rng.random() < (0.8 if care.medicare else 0.02),
             referral_on_file=rng.random() < 0.6,
         ))
     return visits

@@ -49,7 +49,7 @@ from registry import create_app, errors
 from registry.extensions import db
 from tests.conftest import ROOT, app_config, dispose
 from tests.load import population
-from tests.load.postgres import PrivatePostgres, binaries, free_port, wait_for
+from tests.load.postgres import PrivatePostgres, binaries, free_port, tail, wait_for
 
 USERS, SPAWN_RATE = 14, 14  # 4 rule editors (fixed), the rest readers and coding clerks 4:3
 PHASE1_SECONDS, PHASE2_SECONDS = 20, 25
@@ -111,10 +111,7 @@ class Gunicorn:
         assert wait_for(ready, timeout), f"gunicorn not ready within {timeout} s:\n{self.log_tail()}"
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return tail(self.log, lines)
 
     def access_statuses(self) -> Counter:
         """Statuses in gunicorn's access log (text lines, or JSON lines with LOG_FORMAT=json)."""

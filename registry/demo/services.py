@@ -33,7 +33,7 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator
+from typing import Callable, ContextManager, Iterator, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql
@@ -444,6 +444,49 @@ def insert_people(people: list[Person], counts: SeedCounts) -> list[tuple[str, s
 
 
 # --- the visits ------------------------------------------------------------------------------------
+class Care(NamedTuple):
+    """What a visit documents and bills, before the paperwork flags."""
+
+    muscles: tuple[gate.Muscle, ...]
+    lines: tuple[gate.Line, ...]
+    payer_type: str
+    payer_name: str
+    medicare: bool
+
+
+def documented_care(rng: random.Random, profession: str, payers: dict[str, tuple[int, tuple[str, ...]]]) -> Care:
+    """The muscles needled and the claim lines of one visit, with its payer (``payers``: type ->
+    (weight, names)): mostly right, with the mistakes the gate is there to catch at realistic
+    rates (the wrong code, both codes, two units, a missing Medicare modifier, E/M without -25,
+    a trigger-point injection on the same or another muscle, acupuncture). Shared by
+    ``flask demo seed`` and bench/gate.py; the order of the draws is part of both's seeds."""
+    muscles = [gate.Muscle(name, rng.choices(SIDES, SIDE_WEIGHTS)[0]) for name in rng.sample(MUSCLES, rng.choices((1, 2, 3, 4, 5), (25, 30, 22, 13, 10))[0])]
+    if rng.random() < 0.03:  # the same muscle written down twice
+        muscles.append(muscles[0])
+    right = gate.code_for(gate.distinct_muscles(muscles))
+    dn_code = right if rng.random() < 0.9 else ("20561" if right == "20560" else "20560")
+    payer_type = rng.choices(list(payers), [weight for weight, _ in payers.values()])[0]
+    payer_name = rng.choice(payers[payer_type][1])
+    medicare = payer_type == "medicare"
+    modifiers = (("GX" if profession == "PT" else "GY"),) if medicare and rng.random() < 0.85 else ()
+    lines = [gate.Line(dn_code, 2 if rng.random() < 0.02 else 1, modifiers)]
+    if rng.random() < 0.01:
+        lines.append(gate.Line("20561" if dn_code == "20560" else "20560"))
+    if rng.random() < 0.35:
+        lines.append(gate.Line("97110", rng.randint(1, 3)))
+    if rng.random() < 0.15:
+        lines.append(gate.Line("97140", rng.randint(1, 2)))
+    if rng.random() < 0.06:
+        lines.append(gate.Line(rng.choice(("99203", "99213", "99214")), 1, ("25",) if rng.random() < 0.7 else ()))
+    if rng.random() < 0.02:
+        injected = muscles[:1] if rng.random() < 0.5 else (gate.Muscle("deltoid", "left"),)
+        lines.append(gate.Line("20552", 1, (), tuple(injected)))
+    if rng.random() < 0.01:
+        lines.append(gate.Line("97810"))
+    rng.shuffle(lines)
+    return Care(tuple(muscles), tuple(lines), payer_type, payer_name, medicare)
+
+
 class Visits:
     """Visits for each provider of the roster, from their own random stream (so the number of
     visits never changes the people)."""
@@ -453,8 +496,6 @@ class Visits:
         self.as_of = as_of
         #: (jurisdiction, profession) pairs whose rule in force on as_of permits dry needling
         self.permitted = permitted
-        self.payer_types = list(PAYERS)
-        self.payer_weights = [PAYERS[t][0] for t in self.payer_types]
 
     def visit(self, npi: str, profession: str, states: tuple[str, ...]) -> gate.Visit:
         rng = self.rng
@@ -466,30 +507,13 @@ class Visits:
             code = rng.choice(allowed or states)
         else:
             code = rng.choice(states) if roll < 0.95 else rng.choice(CODES)
-        muscles = [gate.Muscle(name, rng.choices(SIDES, SIDE_WEIGHTS)[0]) for name in rng.sample(MUSCLES, rng.choices((1, 2, 3, 4, 5), (25, 30, 22, 13, 10))[0])]
-        if rng.random() < 0.03:  # the same muscle written down twice
-            muscles.append(muscles[0])
-        right = gate.code_for(gate.distinct_muscles(muscles))
-        dn_code = right if rng.random() < 0.9 else ("20561" if right == "20560" else "20560")
-        payer_type = rng.choices(self.payer_types, self.payer_weights)[0]
-        medicare = payer_type == "medicare"
-        modifiers = (("GX" if profession == "PT" else "GY"),) if medicare and rng.random() < 0.85 else ()
-        lines = [gate.Line(dn_code, 2 if rng.random() < 0.02 else 1, modifiers)]
-        if rng.random() < 0.35:
-            lines.append(gate.Line("97110", rng.randint(1, 3)))
-        if rng.random() < 0.15:
-            lines.append(gate.Line("97140", rng.randint(1, 2)))
-        if rng.random() < 0.05:
-            lines.append(gate.Line(rng.choice(("99203", "99213", "99214")), 1, ("25",) if rng.random() < 0.7 else ()))
-        if rng.random() < 0.02:
-            lines.append(gate.Line("20552", 1, (), tuple(muscles[:1])))
-        rng.shuffle(lines)
+        care = documented_care(rng, profession, PAYERS)
         return gate.Visit(
-            npi=npi, jurisdiction=code, day=self.as_of - timedelta(days=rng.randint(0, 180)), payer_type=payer_type,
-            payer_name=rng.choice(PAYERS[payer_type][1]), muscles=tuple(muscles), lines=tuple(lines),
+            npi=npi, jurisdiction=code, day=self.as_of - timedelta(days=rng.randint(0, 180)), payer_type=care.payer_type,
+            payer_name=care.payer_name, muscles=care.muscles, lines=care.lines,
             diagnoses=tuple(rng.sample(DIAGNOSES, rng.randint(1, 3))), consent_on_file=rng.random() < 0.95,
             plan_of_care_on_file=rng.random() < 0.9, reassessment_done=rng.random() < 0.7,
-            abn_on_file=rng.random() < (0.8 if medicare else 0.02), referral_on_file=rng.random() < 0.6,
+            abn_on_file=rng.random() < (0.8 if care.medicare else 0.02), referral_on_file=rng.random() < 0.6,
         )
 
     def batches(self, roster: list[tuple[str, str, tuple[str, ...]]], per_provider: int, size: int = VISIT_BATCH) -> Iterator[list[gate.Visit]]:

@@ -81,10 +81,7 @@ class PrivatePostgres:
         return (self.data / "postmaster.pid").exists()
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no PostgreSQL log)"
+        return tail(self.log, lines, "(no PostgreSQL log)")
 
     def destroy(self) -> None:
         try:
@@ -103,3 +100,11 @@ def wait_for(predicate, timeout: float, step: float = 0.2) -> bool:
             return True
         time.sleep(step)
     return predicate()
+
+
+def tail(path: Path, lines: int, missing: str = "(no log)") -> str:
+    """The last ``lines`` lines of a log file, for a failure message (``missing`` if unreadable)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return missing
